@@ -1,0 +1,1 @@
+def fetch_sources(*a, **k): return []
