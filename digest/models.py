@@ -84,6 +84,17 @@ class Story:
 
 
 @dataclass(frozen=True)
+class PastStory:
+    """A story that went out in an earlier issue: dedup's memory across issues."""
+
+    id: str
+    headline: str
+    issue_key: str
+    articles: tuple[Article, ...]
+    key_points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KeyPoint:
     """One ranked fact with the articles that reported it."""
 

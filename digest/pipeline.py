@@ -10,13 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from . import storage
 from .config import Config
+from .dedup import group_stories
 from .ingest import fetch_sources
-from .models import SourceResult
+from .models import PastStory, RenderedIssue, SourceResult, Story
+from .rank import make_issue, rank_stories
+from .render import render_issue, write_issue
 from .storage import articles as article_store
+from .summarize import summarize_story
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +70,52 @@ def ingest(
         if on_result:
             on_result(result)
     return report
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A built issue and where its files are."""
+
+    rendered: RenderedIssue
+    folder: Path
+    story_count: int
+
+
+def issue_key(config: Config, now: datetime) -> str:
+    """The slot an issue belongs to: its date in the configured time zone."""
+    return now.astimezone(config.tz).date().isoformat()
+
+
+def past_stories(conn: storage.Connection, before_key: str) -> list[PastStory]:
+    """Stories of earlier issues (placeholder until the issues table lands)."""
+    return []
+
+
+def collect_stories(config: Config, conn: storage.Connection, now: datetime) -> list[Story]:
+    """Group the articles of the lookback window into stories, minus what earlier issues told."""
+    since = now - timedelta(hours=config.digest.lookback_hours)
+    articles = article_store.articles_since(conn, since)
+    return group_stories(articles, config.dedup, past_stories(conn, before_key=issue_key(config, now)))
+
+
+def build(config: Config, conn: storage.Connection, *, now: datetime | None = None) -> BuildResult:
+    """dedup -> summarize -> rank -> render -> write out/<date>/, for the issue of `now`'s date."""
+    now = now or datetime.now(timezone.utc)
+    key = issue_key(config, now)
+    stories = collect_stories(config, conn, now)
+    d = config.digest
+    summaries = [
+        summarize_story(s, config.summarize, max_points=d.max_key_points, min_points=d.min_key_points,
+                        llm=config.llm if config.summarize.backend == "llm" else None)
+        for s in stories
+    ]
+    weights = {s.name: s.weight for s in config.sources}
+    ranked = rank_stories(summaries, weights=weights, now=now)
+    issue = make_issue(ranked, key=key, day=now.astimezone(config.tz).date(), title=d.title,
+                       max_stories=d.max_stories, quick_hits=d.quick_hits)
+    templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
+    rendered = render_issue(issue, digest=d, settings=config.render, templates_dir=templates)
+    folder = write_issue(rendered, config.output_dir)
+    log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
+             key, len(issue.stories), len(issue.quick_hits), folder)
+    return BuildResult(rendered, folder, len(issue.stories))
