@@ -350,18 +350,19 @@ def parse_config(raw: dict[str, Any], base_dir: Path, filename: str = DEFAULT_CO
     for key in raw:
         if key not in known:
             err.unknown(key, known, top_level=True)
-    config = Config(base_dir=base_dir, **values)
-    _check_sources_unique(config, err)
+    _check_sources_unique(raw.get("sources"), err)
     err.raise_if_any()
-    return config
+    return Config(base_dir=base_dir, **values)
 
 
-def _check_sources_unique(config: Config, err: _Errors) -> None:
+def _check_sources_unique(sources: Any, err: _Errors) -> None:
     seen: set[str] = set()
-    for i, source in enumerate(config.sources, start=1):
-        if source.name in seen:
-            err.at(f"[[sources]][{i}]").add("name", f"duplicate source name {source.name!r}")
-        seen.add(source.name)
+    for i, source in enumerate(sources if isinstance(sources, list) else [], start=1):
+        name = source.get("name") if isinstance(source, dict) else None
+        if name in seen:
+            err.at(f"[[sources]][{i}]").add("name", f"duplicate source name {name!r}")
+        if isinstance(name, str):
+            seen.add(name)
 
 
 def _build(cls: type, table: Any, err: _Errors) -> Any:
