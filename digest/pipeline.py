@@ -101,6 +101,17 @@ def collect_stories(config: Config, conn: storage.Connection, now: datetime) -> 
 def build(config: Config, conn: storage.Connection, *, now: datetime | None = None) -> BuildResult:
     """dedup -> summarize -> rank -> render -> write out/<date>/, for the issue of `now`'s date."""
     now = now or datetime.now(timezone.utc)
+    rendered = draft(config, conn, now=now)
+    issue = rendered.issue
+    folder = write_issue(rendered, config.output_dir)
+    log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
+             issue.key, len(issue.stories), len(issue.quick_hits), folder)
+    return BuildResult(rendered, folder, len(issue.stories))
+
+
+def draft(config: Config, conn: storage.Connection, *, now: datetime | None = None) -> RenderedIssue:
+    """dedup -> summarize -> rank -> render, without writing or recording anything (`digest preview` uses it)."""
+    now = now or datetime.now(timezone.utc)
     key = issue_key(config, now)
     stories = collect_stories(config, conn, now)
     d = config.digest
@@ -114,8 +125,4 @@ def build(config: Config, conn: storage.Connection, *, now: datetime | None = No
     issue = make_issue(ranked, key=key, day=now.astimezone(config.tz).date(), title=d.title,
                        max_stories=d.max_stories, quick_hits=d.quick_hits)
     templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
-    rendered = render_issue(issue, digest=d, settings=config.render, templates_dir=templates)
-    folder = write_issue(rendered, config.output_dir)
-    log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
-             key, len(issue.stories), len(issue.quick_hits), folder)
-    return BuildResult(rendered, folder, len(issue.stories))
+    return render_issue(issue, digest=d, settings=config.render, templates_dir=templates)
