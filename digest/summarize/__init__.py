@@ -1,0 +1,208 @@
+"""Summarize stage: one Story -> a Summary in the Tech Rundown shape, offline and deterministic.
+
+How a key point is chosen
+-------------------------
+1. **Candidates.** Every body sentence of every article (headings, Title-Case
+   deks and boilerplate lines skipped), cleaned to stand alone: a leading
+   connective ("However,", "But") is cut; a sentence that leans on an earlier
+   one ("He said", "This ...", "Their ..."), holds half a quote, asks a
+   question, speaks in the first person, or carries boilerplate is refused.
+   Longer than ``max_point_words``: cut at a clause break if the head stands
+   alone, otherwise refused.
+2. **Base score** of a sentence (each term in 0..1)::
+
+       base = 0.40 * central + 0.30 * concrete + 0.30 * lead   (x penalties)
+
+   - *central*: sum over its content words of how widely the story uses them
+     (0.7 x share of the other articles using the word + 0.3 x its repetition),
+     divided by sqrt(word count), then scaled so the best sentence has 1.
+   - *concrete*: 0.3 per significant number (money, percentages, counts >= 10)
+     + 0.12 per named company or person + 0.1 for a date word, capped at 1.
+   - *lead*: 1 / (1 + position / 3): an article's first sentence weighs 1,
+     its fourth 0.5, its tenth 0.25.
+   - penalties: x0.7 when mostly a quotation, x0.85 for hedging ("may",
+     "could") without a figure, x0.8 with neither a number nor a name.
+3. **Facts across outlets.** The 80 best sentences are grouped greedily: two
+   sentences are one fact when their content-word Dice overlap is >= 0.5, or
+   when they share a named entity and a significant number within 12 %
+   ("$5.6 million" = "$6M", "17%" = "nearly 17 percent"). A fact's score is
+   the best member's base x (1 + 0.6 x log2(independent outlets)), so a fact
+   three outlets report scores ~1.95x the same sentence from one outlet.
+4. **Selection.** The Rundown is the best-scored fact found in the first
+   three sentences of an article (the lead), plus the next sentence when it
+   is short. The details are picked by MMR (0.7 x score - 0.3 x similarity
+   to what is already chosen); a near-copy of a chosen point is folded into
+   it, adding its sources. ``KeyPoint.score`` is the fact score divided by
+   the story's best, so the first point is near 1.
+5. **Why it matters** is the most central remaining sentence that speaks of
+   consequences (a modal or future verb and an effect on markets, users,
+   policy ...); None when no sentence qualifies. Nothing is ever written
+   that no outlet wrote.
+
+With ``[summarize] backend = "llm"`` the extractive summary is produced first
+and then offered to the LLM for rewriting (see `digest.summarize.llm`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import replace
+
+from ..config import LLMSection, SummarizeSection
+from ..models import KeyPoint, Story, Summary
+from . import facts
+from .cleaning import _BOILERPLATE, strip_dateline, word_count
+from .scoring import DUPLICATE_AT, Candidate, Fact, cluster_facts, consequence_strength, extract_candidates, is_consequence, score_candidates, select_mmr
+
+__all__ = ["summarize_story", "trim_summary"]
+
+log = logging.getLogger(__name__)
+
+RUNDOWN_POSITIONS = 3  # The Rundown comes from an article's first three sentences
+RUNDOWN_SECOND_BELOW = 22  # a shorter first Rundown sentence gets its article's next sentence too
+KICKER_NAMES = 3
+# A capitalised word inside a sentence (after a lower-case word or a comma), or a camel-cased one anywhere.
+_NAME = re.compile(r"(?:(?<=[a-z0-9,;’'] )|(?<=\b)(?=[A-Z][a-z]+[A-Z]))([A-Z][A-Za-z’'&-]*[A-Za-z])")
+_TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,40}$")
+
+
+def summarize_story(
+    story: Story,
+    settings: SummarizeSection,
+    *,
+    max_points: int,
+    min_points: int,
+    llm: LLMSection | None = None,
+) -> Summary:
+    """Summarize one story: headline, The Rundown, ranked details, Why it matters, kicker."""
+    summary = summarize_extractive(story, settings, max_points=max_points, min_points=min_points)
+    if llm is not None:
+        from .llm import refine_with_llm
+
+        summary = refine_with_llm(summary, llm, max_points=max_points)
+    return summary
+
+
+def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points: int, min_points: int) -> Summary:
+    """The offline summary: every word in it is an outlet's own."""
+    max_words = settings.max_point_words
+    cands = extract_candidates(story.articles, max_words)
+    score_candidates(cands, len(story.articles))
+    clusters = cluster_facts(cands)
+
+    rundown, rundown_fact = _rundown(clusters, cands, max_words)
+    chosen: list[Fact | Candidate] = [rundown_fact] if rundown_fact else []
+    pool = [f for f in clusters if f is not rundown_fact]
+    picked = select_mmr(pool, chosen, max_points)
+    if len(picked) < min_points:
+        log.debug("story=%s only %d points qualify (min %d)", story.id, len(picked), min_points)
+    top = max((f.score for f in picked), default=0.0) or 1.0
+    picked.sort(key=lambda f: -f.score)
+    details = tuple(KeyPoint(f.point or "", round(f.score / top, 3), f.article_ids) for f in picked)
+
+    why = _why_it_matters(cands, [*chosen, *picked])
+    if not rundown and details:  # no usable lead: promote the first point
+        rundown, details = details[0].text, details[1:]
+    return Summary(
+        story=story,
+        headline=_headline(story, cands),
+        rundown=rundown,
+        details=details,
+        why_it_matters=why,
+        kicker=_kicker(story),
+    )
+
+
+def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tuple[str, Fact | None]:
+    best: tuple[float, Fact, Candidate] | None = None
+    for f in clusters:
+        for m in f.members:
+            if m.position < RUNDOWN_POSITIONS:
+                value = f.score * (1.0 - 0.15 * m.position)
+                if best is None or value > best[0]:
+                    best = (value, f, m)
+    if best is None:
+        return "", None
+    _, fact, lead = best
+    text = lead.long
+    if word_count(text) < RUNDOWN_SECOND_BELOW:
+        nxt = next((c for c in cands if c.article_index == lead.article_index and c.position == lead.position + 1), None)
+        if nxt and (nxt.numbers or nxt.entities) and word_count(text) + word_count(nxt.long) <= 2 * max_words:
+            text = f"{text} {nxt.long}"
+    return text, fact
+
+
+def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:
+    best: tuple[float, str] | None = None
+    for c in cands:
+        if not c.point or not is_consequence(c.point) or c.quote_share > 0.4:
+            continue
+        overlap = max((f.similarity(c) if isinstance(f, Fact) else f.similarity(c) for f in chosen), default=0.0)
+        if overlap >= DUPLICATE_AT:
+            continue
+        value = 0.4 * c.central + 0.4 * consequence_strength(c.point) + 0.2 * min(1.0, len(c.entities) / 2) - 0.3 * overlap
+        if best is None or value > best[0]:
+            best = (value, c.point)
+    return best[1] if best else None
+
+
+def _headline(story: Story, cands: list[Candidate]) -> str:
+    """The story's headline, or the article title that best names the story when it is junk."""
+    vocabulary = Counter(w for c in cands for w in c.words)
+    options = [story.headline, *(a.title for a in story.articles)]
+    best: tuple[float, str] | None = None
+    for i, raw in enumerate(options):
+        title = _TITLE_SUFFIX.sub("", strip_dateline(raw or "")).strip()
+        n = word_count(title)
+        if not 4 <= n <= 18 or title.endswith(":") or _BOILERPLATE.search(title):
+            continue
+        stems = facts.content_stems(facts.words(title))
+        coverage = sum(min(vocabulary[w], 5) for w in stems) / (5 * max(len(stems), 1))
+        value = coverage - 0.02 * max(0, n - 12) + (0.05 if i == 0 else 0.0)
+        if best is None or value > best[0]:
+            best = (value, title)
+    if best:
+        return best[1]
+    return story.headline or (story.articles[0].title if story.articles else "")
+
+
+def _kicker(story: Story) -> str:
+    """The names most outlets mention (companies, people), or the outlets when none stand out."""
+    spread: Counter[str] = Counter()
+    count: Counter[str] = Counter()
+    surface: dict[str, Counter[str]] = {}
+    for article in story.articles:
+        seen = set()
+        for m in _NAME.finditer(article.text):
+            bare = re.sub(r"['’]s$", "", m.group(1)).rstrip(".")
+            low = bare.lower()
+            if len(bare) < 3 or any(ch.isdigit() for ch in bare) or bare.isupper() or not bare[0].isupper():
+                continue
+            if low in facts.NOT_ENTITIES or low in facts.STOPWORDS:
+                continue
+            count[low] += 1
+            surface.setdefault(low, Counter())[bare] += 1
+            seen.add(low)
+        spread.update(seen)
+    needed = 2 if len(story.articles) > 1 else 1
+    names = [w for w, _ in sorted(count.items(), key=lambda kv: (-spread[kv[0]], -kv[1], kv[0]))
+             if spread[w] >= needed and count[w] >= 2][:KICKER_NAMES]
+    if names:
+        return " · ".join(surface[w].most_common(1)[0][0] for w in names)
+    return " · ".join(dict.fromkeys(a.source for a in story.articles))
+
+
+def trim_summary(summary: Summary, max_words: int) -> Summary:
+    """Drop the lowest details, then Why it matters, until the summary is at most `max_words` words."""
+
+    def total(s: Summary) -> int:
+        return (word_count(s.headline) + word_count(s.rundown) + sum(word_count(p.text) for p in s.details)
+                + word_count(s.why_it_matters or ""))
+
+    while total(summary) > max_words and summary.details:
+        summary = replace(summary, details=summary.details[:-1])
+    if total(summary) > max_words and summary.why_it_matters:
+        summary = replace(summary, why_it_matters=None)
+    return summary

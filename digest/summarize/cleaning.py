@@ -1,0 +1,141 @@
+"""The boilerplate filter and the stand-alone test for candidate key points.
+
+Ingest strips most page furniture; this is the second line of defence
+(subscribe prompts, share links, ads, "Read online", navigation, bylines,
+date-only lines, URLs). A sentence that survives is then made to stand alone:
+a leading connective ("However,", "But") is cut; a sentence that leans on
+what came before ("He said", "This", "Their ..."), holds half a quote, or asks
+a question is refused rather than rewritten, so a point is always the
+outlet's own words.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOILERPLATE = re.compile(
+    r"subscribe|sign(?:ing)? up\b|newsletter|share on\b|share this|follow us|read online|view (?:it )?in (?:your )?browser"
+    r"|read more\b|click here|advertisement\b|sponsored (?:by|content)|^sponsored\b|in partnership with|powered by|terms of (?:service|use)"
+    r"|privacy policy|all rights reserved|©|\bcopyright\b|email preferences|by submitting|enter your|cookie (?:policy|settings)|use cookies"
+    r"|log in to|download (?:the|our) app|support (?:us\b|our (?:work|journalism))|thank you for (?:your support|reading)"
+    r"|https?://|www\.|\w\.(?:com|org|net|io)/|explore our topics|show your support|related articles?:|see also:"
+    r"|photo(?:graph)?:|image:|getty images|\(ap photo|forwarded this|update your|manage your"
+    r"|this (?:email|message) was sent|unsubscribe|@\w+\.\w+",
+    re.IGNORECASE,
+)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_ONLY = re.compile(
+    rf"^\W*(?:date|updated|published|posted)?:?\s*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?"
+    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(?:,?\s*(?:at\s*)?\d{{1,2}}:\d{{2}}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{{2,4}})?)?[\W\s]*(?:read online)?\W*$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^(?:by|posted by|written by|words by)\s+[\w.'’ -]{1,40}$", re.IGNORECASE)
+# A dateline glued to the first sentence: "date 2025-01-31 The U.S. ...", "January 29, 2025 — Nvidia ...".
+_LEADING_DATE = re.compile(
+    rf"^\s*(?:date|updated|published)?:?\s*(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\s*[—–:-]?\s*",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|\d+[.)])\s+")
+_CONNECTIVE = re.compile(
+    r"^(?:however|meanwhile|moreover|furthermore|additionally|in addition|in fact|indeed|still|yet|also|plus"
+    r"|besides|remarkably|notably|importantly|certainly|of course|now|instead|overall|ultimately|similarly"
+    r"|likewise|nevertheless|nonetheless|consequently|as a result|in other words|even so|by contrast"
+    r"|in contrast|at the same time|separately|crucially|interestingly|surprisingly|specifically|finally"
+    r"|first|second|third|lastly|again|then|thus|therefore|hence|after all|in short|in sum|to be sure"
+    r"|for (?:its|his|her|their) part|in comparison|by comparison|in response|on the other hand|that said|with that|above all|again)\s*,\s*",
+    re.IGNORECASE,
+)
+_CONJUNCTION = re.compile(r"^(?:[Aa]nd|[Bb]ut|[Ss]o|[Oo]r|[Yy]et|[Pp]lus|[Aa]lso)\s+(?=[A-Z0-9$“\"])")
+_PARENTHETICAL_REF = re.compile(r"\s*\((?:see|via|source|photo|image|read)\b[^)]*\)", re.IGNORECASE)
+# Subjects that point back at an earlier sentence.
+_LEANING_START = frozenset(
+    "he she they it this that these those his her their its them we our us i my you your such both another "
+    "others which who whose here thereby there's that's it's they're he's she's".split()
+)
+_PRONOUN_ATTRIBUTION = re.compile(
+    r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:I|we|We|us|our|Our|my|My|I'm|we're|We're|let me|you|You|your|Your)\b")
+_TERMINAL = re.compile(r"[.!?…][\"”’')\]]*$")
+_LEAD_IN = re.compile(r"^[^:“\"]{3,60}:\s+(?=[A-Z“\"])")
+_CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|although|though|but)\s+")
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
+    bare = _BULLET.sub("", line).strip()
+    return bool(_DATE_ONLY.match(bare) or _BYLINE.match(bare) or _BOILERPLATE.search(bare))
+
+
+def is_heading(line: str) -> bool:
+    """A section heading, a title or a dek: short and unpunctuated, or in Title Case."""
+    bare = _BULLET.sub("", line).strip()
+    tokens = bare.split()
+    if bare.endswith(":"):
+        return True
+    if not _TERMINAL.search(bare):
+        return len(tokens) < 25
+    long_words = [t for t in tokens if len(t) > 3]
+    capitalised = [t for t in long_words if t[0].isupper()]
+    return len(long_words) >= 4 and len(capitalised) >= 0.7 * len(long_words)
+
+
+def strip_dateline(text: str) -> str:
+    return _LEADING_DATE.sub("", text, count=1)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def _balanced_quotes(text: str) -> bool:
+    if text.count("“") != text.count("”"):
+        return False
+    return text.count('"') % 2 == 0
+
+
+def _shorten(text: str, max_words: int) -> str | None:
+    """Cut a long sentence at its first clause break when the head is a sentence of its own."""
+    for m in _CLAUSE_CUT.finditer(text):
+        head = text[: m.start()].rstrip(",;: ")
+        if word_count(head) > max_words:
+            break
+        if word_count(head) >= 8 and _balanced_quotes(head) and "(" not in head[-20:]:
+            return head + "."
+    return None
+
+
+def clean_sentence(sentence: str, max_words: int) -> str | None:
+    """The sentence made to stand alone as a key point, or None when it cannot be."""
+    s = _BULLET.sub("", strip_dateline(sentence)).strip()
+    s = _PARENTHETICAL_REF.sub("", s)
+    if not s or _BOILERPLATE.search(s) or _DATE_ONLY.match(s):
+        return None
+    lead_in = _LEAD_IN.match(s)
+    if lead_in and word_count(lead_in.group()) >= 3 and word_count(s[lead_in.end():]) >= 8:
+        s = s[lead_in.end():]  # "What followed was anything but understated: Nvidia's stock dropped 17%"
+    for _ in range(2):
+        s2 = _CONJUNCTION.sub("", _CONNECTIVE.sub("", s))
+        if s2 == s:
+            break
+        s = s2[:1].upper() + s2[1:]  # "However, the company ..." -> "The company ..."
+    if not s or not (s[0].isupper() or s[0].isdigit() or s[0] in "$“\"€£"):
+        return None  # starts mid-sentence: a split error or a fragment
+    if not _TERMINAL.search(s) or s.rstrip("”\"’')").endswith(("?", ":")):
+        return None
+    first = s.split()[0].lower().strip("“\"‘'(,")
+    if first in _LEANING_START or not _balanced_quotes(s) or _PRONOUN_ATTRIBUTION.search(s):
+        return None
+    if s[0] in "“\"" and not re.search(r"[”\"]\s*,?\s*[A-Z][\w.]+", s):
+        return None  # a quote with no named speaker after it
+    outside_quotes = re.sub(r"“[^”]*”|\"[^\"]*\"", "", s)
+    if _FIRST_PERSON.search(outside_quotes):
+        return None
+    n = word_count(s)
+    if n < 6:
+        return None
+    if n > max_words:
+        return _shorten(s, max_words)
+    return s

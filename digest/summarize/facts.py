@@ -1,0 +1,153 @@
+"""What a sentence says, reduced to comparable keys: content words, numbers, named entities.
+
+Two outlets rarely word a fact alike ("$5.6 million" and "$6M", "17%" and
+"nearly 17 percent"), so redundancy is judged on these keys, not on raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having
+he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours yourself yourselves
+said says say according told new one two three also even still yet however many much may might must
+would could like just well since whether within without across around among amid via per s t
+""".split())
+
+# Capitalised words that are not the companies or people a story is about.
+NOT_ENTITIES = frozenset("""
+the a an and but or so yet in on at for of to by with as from if while when after before this that these those
+it its he she they we i you his her their our my your there here however meanwhile despite although though
+ai u.s. us u.k. uk eu china chinese american america americans europe european japan india washington beijing
+silicon valley monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+ceo cto cfo president premier senator minister analyst analysts company companies startup inc ltd corp
+according read share subscribe plus also what how why who where one two three new last next first
+western eastern global world app store gpu gpus llm llms
+""".split())
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+_SCALE = {
+    "k": 1e3, "thousand": 1e3,
+    "m": 1e6, "mn": 1e6, "mln": 1e6, "million": 1e6,
+    "b": 1e9, "bn": 1e9, "billion": 1e9,
+    "t": 1e12, "tn": 1e12, "trillion": 1e12,
+}
+# A number not glued to letters (so "H800", "A100", "36Kr" and "GPT-4o" are names, not figures).
+_NUMBER = re.compile(
+    r"(?<![A-Za-z\d.])(?P<cur>US\$|\$|€|£|¥|USD|EUR|GBP)?\s?"
+    r"(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|mln|bn|tn|[kmbt])\b)?"
+    r"\s?(?P<pct>%|percent\b|per cent\b)?(?![A-Za-z\d])",
+    re.IGNORECASE,
+)
+_MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_MONTH_BEFORE = re.compile(rf"{_MONTH_NAME}\s+$", re.IGNORECASE)
+_MONTH_AFTER = re.compile(rf"\s+{_MONTH_NAME}\b", re.IGNORECASE)
+# Relative tolerance for "the same number" across outlets: $5.6 million vs $6M, $593bn vs $600bn.
+NUMBER_TOLERANCE = 0.12
+
+
+@dataclass(frozen=True)
+class Quantity:
+    kind: str  # "money", "percent", "year", "day" (of a month) or "count"
+    value: float
+
+    def matches(self, other: Quantity) -> bool:
+        if self.kind != other.kind:
+            return False
+        high = max(abs(self.value), abs(other.value))
+        return high == 0 or abs(self.value - other.value) / high <= NUMBER_TOLERANCE
+
+    @property
+    def is_significant(self) -> bool:
+        """Money, percentages and counts of ten or more identify a fact; "2" or a year alone do not."""
+        return self.kind in ("money", "percent") or (self.kind == "count" and self.value >= 10)
+
+
+def quantities(text: str) -> tuple[Quantity, ...]:
+    """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
+    found = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group("num").replace(",", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        scale = (m.group("scale") or "").lower()
+        if scale:
+            value *= _SCALE[scale]
+        if m.group("pct"):
+            found.append(Quantity("percent", value))
+        elif m.group("cur"):
+            found.append(Quantity("money", value))
+        elif not scale and "." not in raw and 1900 <= value <= 2100 and len(m.group("num")) == 4:
+            found.append(Quantity("year", value))
+        elif not scale and value <= 31 and (_MONTH_BEFORE.search(text, 0, m.start())
+                                            or _MONTH_AFTER.match(text, m.end())):
+            found.append(Quantity("day", value))
+        else:
+            found.append(Quantity("count", value))
+    return tuple(found)
+
+
+def stem(word: str) -> str:
+    """A crude, fast stem: lower case, no possessive, no plural or common verb ending."""
+    w = _POSSESSIVE.sub("", word.lower()).rstrip(".")
+    if len(w) > 5 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 5 and w.endswith("ing"):
+        return w[:-3]
+    if len(w) > 4 and w.endswith("ed"):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def content_stems(tokens: list[str]) -> frozenset[str]:
+    return frozenset(stem(t) for t in tokens if t.lower().rstrip(".") not in STOPWORDS and len(t) > 1)
+
+
+def entities(tokens: list[str]) -> frozenset[str]:
+    """Capitalised names, lower-cased: DeepSeek, Nvidia, Liang (stop words and generic capitals left out)."""
+    found = set()
+    for i, t in enumerate(tokens):
+        bare = _POSSESSIVE.sub("", t).rstrip(".")
+        low = bare.lower()
+        if len(bare) < 2 or low in NOT_ENTITIES or low in STOPWORDS:
+            continue
+        if bare[0].isupper():
+            found.add(low)  # a sentence-initial common word rarely matches a name elsewhere
+    return frozenset(found)
+
+
+def shares_quantity(a: tuple[Quantity, ...], b: tuple[Quantity, ...]) -> bool:
+    return any(x.is_significant and x.matches(y) for x in a for y in b)
+
+
+def similarity(words_a: frozenset[str], nums_a: tuple[Quantity, ...], ents_a: frozenset[str],
+               words_b: frozenset[str], nums_b: tuple[Quantity, ...], ents_b: frozenset[str]) -> float:
+    """0..1: how far two sentences state the same fact.
+
+    Dice overlap of content stems, raised when both carry the same significant
+    number (within NUMBER_TOLERANCE) about a shared named entity: that is one
+    fact told in two wordings.
+    """
+    total = len(words_a) + len(words_b)
+    dice = 2 * len(words_a & words_b) / total if total else 0.0
+    if ents_a & ents_b and shares_quantity(nums_a, nums_b):
+        return max(dice, 0.6 + 0.4 * dice)
+    return dice
