@@ -8,19 +8,24 @@ and writing the store, the output folder) so the stages stay pure.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import storage
 from .config import Config
 from .dedup import group_stories
+from .errors import DigestError
 from .ingest import fetch_sources
 from .models import PastStory, RenderedIssue, SourceResult, Story
 from .rank import make_issue, rank_stories
-from .render import render_issue, write_issue
+from .render import ArchiveEntry, render_archive, render_issue, write_archive, write_issue
 from .storage import articles as article_store
+from .storage import issues as issue_store
+from .storage import runs as run_store
 from .summarize import summarize_story
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -87,8 +92,8 @@ def issue_key(config: Config, now: datetime) -> str:
 
 
 def past_stories(conn: storage.Connection, before_key: str) -> list[PastStory]:
-    """Stories of earlier issues (placeholder until the issues table lands)."""
-    return []
+    """Stories of every built or sent issue other than `before_key` (the one being built)."""
+    return issue_store.past_stories(conn, exclude_key=before_key)
 
 
 def collect_stories(config: Config, conn: storage.Connection, now: datetime) -> list[Story]:
@@ -104,6 +109,8 @@ def build(config: Config, conn: storage.Connection, *, now: datetime | None = No
     rendered = draft(config, conn, now=now)
     issue = rendered.issue
     folder = write_issue(rendered, config.output_dir)
+    issue_store.save_issue(conn, issue, folder)
+    write_archive_page(config, conn)
     log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
              issue.key, len(issue.stories), len(issue.quick_hits), folder)
     return BuildResult(rendered, folder, len(issue.stories))
@@ -126,3 +133,194 @@ def draft(config: Config, conn: storage.Connection, *, now: datetime | None = No
                        max_stories=d.max_stories, quick_hits=d.quick_hits)
     templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
     return render_issue(issue, digest=d, settings=config.render, templates_dir=templates)
+
+
+# --- run: one slot end to end, exactly once (`digest run` and the scheduler call this) ---
+
+RUN_SENT, RUN_SKIPPED, RUN_DONE, RUN_BUSY, RUN_INTERRUPTED, RUN_FAILED = (
+    "sent", "skipped", "done", "busy", "interrupted", "failed")
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What one stage of a run did: counts, duration, and the error if it failed."""
+
+    name: str
+    ok: bool
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float = 0.0  # time.time() at the start, so a benchmark can attribute memory samples
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "seconds": self.seconds, "counts": self.counts,
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one trigger for one slot.
+
+    outcome: "sent", "skipped" (too little news, or missed beyond the grace window),
+    "done" (the slot was already sent or skipped: nothing happened), "busy" (another
+    process is working on it), "interrupted" (stopped; the next run resumes it), "failed".
+    """
+
+    key: str
+    outcome: str
+    reason: str | None = None
+    run_id: int | None = None
+    stages: tuple[StageOutcome, ...] = ()
+    send_report: object | None = None
+
+    def stage(self, name: str) -> StageOutcome | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+class _StageLog:
+    """Times stages and writes one `stage=... key=value` log line for each."""
+
+    def __init__(self, key: str, run_id: int) -> None:
+        self.key, self.run_id = key, run_id
+        self.stages: list[StageOutcome] = []
+        self.current: str | None = None
+        self._t0 = 0.0
+        self._wall = 0.0
+
+    def begin(self, name: str) -> None:
+        self.current, self._t0, self._wall = name, time.perf_counter(), time.time()
+
+    def end(self, counts: dict[str, int], error: str | None = None) -> None:
+        outcome = StageOutcome(self.current or "?", error is None, round(time.perf_counter() - self._t0, 3),
+                               counts, error, self._wall)
+        self.stages.append(outcome)
+        self.current = None
+        fields_ = " ".join(f"{k}={v}" for k, v in counts.items())
+        line = (f"stage={outcome.name} slot={self.key} run={self.run_id} ok={str(outcome.ok).lower()} "
+                f"seconds={outcome.seconds:.3f}" + (f" {fields_}" if fields_ else ""))
+        if error:
+            log.error("%s error=%r", line, error)
+        else:
+            log.info("%s", line)
+
+
+def _report_counts(report: object) -> dict[str, int]:
+    """The whole-number and list fields of a stage report, as counts for the run record."""
+    if not is_dataclass(report):
+        return {}
+    counts = {}
+    for f in fields(report):
+        value = getattr(report, f.name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts[f.name] = value
+        elif isinstance(value, (list, tuple, dict, set)):
+            counts[f.name] = len(value)
+    return counts
+
+
+def run(
+    config: Config,
+    conn: storage.Connection,
+    *,
+    now: datetime | None = None,
+    stop: threading.Event | None = None,
+    scheduled_for: datetime | None = None,
+    trigger: str = "manual",
+    on_progress: Callable[..., None] | None = None,
+) -> RunResult:
+    """Claim the slot, then ingest -> build -> enough news? -> send; at most one issue per slot.
+
+    The slot key is the date (in [digest].timezone) of `scheduled_for`, the fire
+    time, or of `now` for a manual run. The claim is written before anything is
+    built: a second trigger for the slot does nothing, and a slot whose send was
+    interrupted (stop, crash, relay down) only resumes sending, never rebuilds.
+    Setting `stop` lets the message in flight finish, then records where it stopped.
+    """
+    clock = now or datetime.now(timezone.utc)
+    slot_time = scheduled_for or clock
+    key = issue_key(config, slot_time)
+    claim = run_store.claim_slot(conn, key, now=clock, scheduled_for=scheduled_for)
+    if claim.action in (run_store.DONE, run_store.BUSY):
+        slot = claim.slot
+        if claim.action == run_store.DONE:
+            outcome, reason = RUN_DONE, f"slot {key} is already {slot.status}" + (f" ({slot.reason})" if slot.reason else "")
+        else:
+            outcome, reason = RUN_BUSY, f"slot {key} is being worked on by pid {slot.owner_pid} on {slot.owner_host}"
+        log.info("stage=claim slot=%s outcome=%s reason=%r", key, outcome, reason)
+        return RunResult(key, outcome, reason)
+
+    run_id = run_store.start_run(conn, key, trigger=trigger, now=clock)
+    stages = _StageLog(key, run_id)
+    outcome, reason, report = RUN_FAILED, None, None
+
+    def finish(status: str | None, why: str | None) -> None:
+        at = datetime.now(timezone.utc) if now is None else clock
+        if status is None:
+            run_store.release_slot(conn, key, now=at, reason=why)
+        else:
+            run_store.finish_slot(conn, key, status, now=at, reason=why)
+        run_store.finish_run(conn, run_id, outcome=outcome, reason=why,
+                             stages=[s.as_dict() for s in stages.stages], now=at)
+
+    try:
+        if claim.action == run_store.BUILD:
+            stages.begin("ingest")
+            ingested = ingest(config, conn, now=clock)
+            stages.end({"sources": len(ingested.results), "failed_sources": len(ingested.failed),
+                        "new": ingested.new, "updated": ingested.updated})
+            if stop is not None and stop.is_set():
+                outcome, reason = RUN_INTERRUPTED, "stopped after ingest; the next run builds the issue"
+                finish(None, reason)
+                return RunResult(key, outcome, reason, run_id, tuple(stages.stages))
+
+            stages.begin("build")
+            built = build(config, conn, now=slot_time)
+            issue = built.rendered.issue
+            fresh = len(issue.stories) + len(issue.quick_hits)
+            stages.end({"stories": len(issue.stories), "quick_hits": len(issue.quick_hits), "new_stories": fresh})
+            minimum = config.schedule.min_new_stories
+            if fresh < minimum:
+                outcome = RUN_SKIPPED
+                reason = f"{fresh} new stories, fewer than [schedule].min_new_stories = {minimum}; nothing sent"
+                finish(run_store.SKIPPED, reason)
+                log.info("stage=run slot=%s run=%d outcome=%s reason=%r", key, run_id, outcome, reason)
+                return RunResult(key, outcome, reason, run_id, tuple(stages.stages))
+            run_store.mark_built(conn, key, now=clock)
+            if stop is not None and stop.is_set():
+                outcome, reason = RUN_INTERRUPTED, "stopped before sending; the next run sends it"
+                finish(None, reason)
+                return RunResult(key, outcome, reason, run_id, tuple(stages.stages))
+
+        stages.begin("send")
+        report = send(config, conn, issue_key=key, stop=stop, on_progress=on_progress)  # noqa: F821 (issue 7)
+        stages.end(_report_counts(report))
+        if stop is not None and stop.is_set():
+            outcome, reason = RUN_INTERRUPTED, "stopped while sending; the next run sends to those left"
+            finish(None, reason)
+        else:
+            outcome = RUN_SENT
+            finish(run_store.SENT, None)
+    except DigestError as exc:
+        failed_stage = stages.current or "run"
+        if stages.current:
+            stages.end({}, str(exc))
+        outcome, reason = RUN_FAILED, f"{failed_stage}: {exc}"
+        finish(run_store.FAILED, reason)
+    except BaseException as exc:
+        # A bug or a hard stop: record it so `digest status` shows it and the next run retries, then re-raise.
+        failed_stage = stages.current or "run"
+        if stages.current:
+            stages.end({}, f"{type(exc).__name__}: {exc}")
+        outcome, reason = RUN_FAILED, f"{failed_stage}: {type(exc).__name__}: {exc}"
+        finish(run_store.FAILED, reason)
+        raise
+    log.info("stage=run slot=%s run=%d outcome=%s%s", key, run_id, outcome, f" reason={reason!r}" if reason else "")
+    return RunResult(key, outcome, reason, run_id, tuple(stages.stages), report)
+
+
+def write_archive_page(config: Config, conn: storage.Connection) -> Path:
+    """Write out/index.html, the web archive's list of every built or sent issue."""
+    entries = [ArchiveEntry(r.key, r.date, r.headline, r.subtitle) for r in issue_store.list_issues(conn)]
+    templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
+    page = render_archive(entries, digest=config.digest, settings=config.render, templates_dir=templates)
+    return write_archive(page, config.output_dir)

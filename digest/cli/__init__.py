@@ -58,3 +58,5 @@ def main(ctx: click.Context, config_path: Path, verbose: int, quiet: bool) -> No
 
 # Each module registers its commands on `main`.
 from . import ingest  # noqa: E402,F401
+from . import schedule  # noqa: E402,F401
+from . import preview  # noqa: E402,F401

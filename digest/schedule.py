@@ -1,0 +1,327 @@
+"""The scheduler: APScheduler 3.x jobs that call `pipeline.run`, one issue per slot.
+
+`serve()` is `digest schedule`: it takes a lock next to the database (a second
+scheduler refuses to start), catches up a slot missed while it was down (within
+[schedule].grace_hours), then runs a BackgroundScheduler with a persistent
+SQLAlchemyJobStore in the same SQLite file until asked to stop.
+
+Exactly-once does not rest on APScheduler: its CronTrigger fires twice in the
+autumn hour that happens twice, and a restart can replay a missed run. Every
+trigger goes through `run_due()`, which maps the latest fire time to its slot
+key and lets `pipeline.run` claim it in SQLite, so extra triggers do nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import pipeline, storage
+from .config import Config
+from .errors import ConfigError, ScheduleError
+from .storage import runs as run_store
+
+log = logging.getLogger(__name__)
+
+ISSUE_JOB_ID = "issue"
+INGEST_JOB_ID = "ingest"
+LOCK_SUFFIX = ".schedule.lock"
+# How far back a wake-up looks for the fire time it belongs to, beyond the grace window:
+# far enough to find a slot missed just past the grace window and record it as skipped.
+MISSED_LOOKBACK = timedelta(hours=1)
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# APScheduler pickles jobs into the job store, so a job names its service by id;
+# the live objects (config, stop event) stay in this process, in this registry.
+_SERVICES: dict[str, DigestScheduler] = {}
+
+
+def make_trigger(config: Config) -> CronTrigger:
+    """The issue trigger: [schedule].cron in [digest].timezone, with crontab's weekday numbers."""
+    return cron_trigger(config.schedule.cron, config.digest.timezone)
+
+
+def cron_trigger(expression: str, tz: str) -> CronTrigger:
+    """A CronTrigger from a crontab line; weekday numbers mean what they mean in crontab (0 = Sunday).
+
+    APScheduler 3.x reads "0" as Monday, so "1-5" would silently mean Tuesday to Saturday.
+    """
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ConfigError(f"[schedule].cron: expected 5 fields (minute hour day month weekday), got {expression!r}")
+    parts[4] = re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda m: _CRON_WEEKDAYS[int(m.group(1))], parts[4])
+    try:
+        return CronTrigger.from_crontab(" ".join(parts), timezone=tz)
+    except ValueError as exc:
+        raise ConfigError(f"[schedule].cron: {exc} in {expression!r}") from None
+
+
+def _after(moment: datetime) -> datetime:
+    # One second later in absolute time; adding to a local time would lose the DST fold.
+    return moment.astimezone(timezone.utc) + timedelta(seconds=1)
+
+
+def fire_times(trigger: CronTrigger, start: datetime, end: datetime) -> list[datetime]:
+    """The fire times in [start, end] as APScheduler's scheduler computes them, repeats included."""
+    times: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= end:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, _after(fire))
+    return times
+
+
+def previous_fire_time(trigger: CronTrigger, now: datetime, window: timedelta) -> datetime | None:
+    """The latest fire time at or before `now`, looking back at most `window`."""
+    times = fire_times(trigger, now - window, now)
+    return times[-1] if times else None
+
+
+def next_fire_time(config: Config, now: datetime | None = None) -> datetime | None:
+    now = now or datetime.now(timezone.utc)
+    return make_trigger(config).get_next_fire_time(None, now)
+
+
+def run_due(
+    config: Config,
+    conn: storage.Connection,
+    *,
+    now: datetime | None = None,
+    stop: threading.Event | None = None,
+    trigger: str = "schedule",
+) -> pipeline.RunResult | None:
+    """What the issue job does when it wakes: run the slot of the latest fire time, once.
+
+    Late by less than [schedule].grace_hours: the slot runs now (or resumes what it
+    left unsent). Later than that: it is recorded as skipped, with the reason, and
+    nothing is sent. A slot already sent or skipped is left alone. None when no
+    fire time is near (nothing was due).
+    """
+    now = now or datetime.now(timezone.utc)
+    grace = timedelta(hours=config.schedule.grace_hours)
+    fire = previous_fire_time(make_trigger(config), now, grace + MISSED_LOOKBACK)
+    if fire is None:
+        log.debug("stage=schedule outcome=idle: no fire time in the last %s", grace + MISSED_LOOKBACK)
+        return None
+    late = now - fire
+    if late > grace:
+        return record_missed(config, conn, fire, now=now)
+    return pipeline.run(config, conn, now=now, stop=stop, scheduled_for=fire, trigger=trigger)
+
+
+def record_missed(config: Config, conn: storage.Connection, fire: datetime, *, now: datetime) -> pipeline.RunResult:
+    """A slot whose fire time passed more than grace_hours ago: record it as skipped, send nothing."""
+    key = pipeline.issue_key(config, fire)
+    hours = (now - fire).total_seconds() / 3600
+    reason = (f"missed: due {fire.isoformat()}, {hours:.1f} h ago, beyond [schedule].grace_hours = "
+              f"{config.schedule.grace_hours:g}")
+    if run_store.record_missed(conn, key, now=now, scheduled_for=fire, reason=reason):
+        log.warning("stage=schedule slot=%s outcome=skipped reason=%r", key, reason)
+        return pipeline.RunResult(key, pipeline.RUN_SKIPPED, reason)
+    existing = run_store.slot(conn, key)
+    return pipeline.RunResult(key, pipeline.RUN_DONE, f"slot {key} is already {existing.status if existing else '?'}")
+
+
+# --- the lock: one `digest schedule` per database ---
+
+def lock_path(config: Config) -> Path:
+    return Path(str(config.db_path) + LOCK_SUFFIX)
+
+
+class SchedulerLock:
+    """An exclusive flock on a file next to the database; the OS drops it when the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise ScheduleError(
+                f"another `digest schedule` (pid {holder or '?'}) is already running for this database; "
+                f"lock {self.path}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> SchedulerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 32).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+def running_scheduler_pid(config: Config) -> int | None:
+    """The pid of the `digest schedule` holding the lock, or None when none runs."""
+    path = lock_path(config)
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd) or -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+# --- the long-lived scheduler ---
+
+def _issue_job(service_id: str) -> None:
+    service = _SERVICES.get(service_id)
+    if service is None:
+        log.warning("stage=schedule job=issue: no live scheduler %r in this process; skipped", service_id)
+        return
+    service.run_issue()
+
+
+def _ingest_job(service_id: str) -> None:
+    service = _SERVICES.get(service_id)
+    if service is not None:
+        service.run_ingest()
+
+
+@dataclass
+class DigestScheduler:
+    """APScheduler's BackgroundScheduler with our jobs, job store and misfire policy."""
+
+    config: Config
+    stop: threading.Event
+
+    def __post_init__(self) -> None:
+        self.id = str(self.config.db_path)
+        self.grace_seconds = max(1, int(self.config.schedule.grace_hours * 3600))
+        self.scheduler = BackgroundScheduler(
+            timezone=self.config.tz,
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.config.db_path}")},
+            # One worker: an ingest job and the issue job never write the store at once.
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # APScheduler's default grace of 1 s would silently drop a slot after any delay;
+            # coalesce turns a backlog (the machine was off for days) into one run.
+            job_defaults={"coalesce": True, "misfire_grace_time": self.grace_seconds, "max_instances": 1},
+        )
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+
+    def start(self) -> None:
+        """Start the jobs; a job kept in the store keeps its next run time (a missed run is replayed)."""
+        _SERVICES[self.id] = self
+        self.scheduler.start(paused=True)
+        trigger = make_trigger(self.config)
+        job = self.scheduler.get_job(ISSUE_JOB_ID)
+        if job is None or repr(job.trigger) != repr(trigger):
+            self.scheduler.add_job(_issue_job, trigger, args=[self.id], id=ISSUE_JOB_ID, name="daily issue",
+                                   replace_existing=True)
+        else:
+            job.modify(args=[self.id], coalesce=True, misfire_grace_time=self.grace_seconds, max_instances=1)
+        minutes = self.config.schedule.ingest_interval_minutes
+        if minutes:
+            self.scheduler.add_job(_ingest_job, IntervalTrigger(minutes=minutes, timezone=self.config.tz),
+                                   args=[self.id], id=INGEST_JOB_ID, name="ingest", replace_existing=True,
+                                   misfire_grace_time=max(1, minutes * 30))
+        elif self.scheduler.get_job(INGEST_JOB_ID):
+            self.scheduler.remove_job(INGEST_JOB_ID)
+        self.scheduler.resume()
+        log.info("stage=schedule outcome=started cron=%r timezone=%s next_issue=%s ingest_every_minutes=%d",
+                 self.config.schedule.cron, self.config.digest.timezone, self.next_run_time(), minutes)
+
+    def next_run_time(self) -> datetime | None:
+        job = self.scheduler.get_job(ISSUE_JOB_ID)
+        return job.next_run_time if job else None
+
+    def shutdown(self) -> None:
+        """Wait for the job in flight (it sees `stop` and ends after the message in flight), then stop."""
+        self.stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        _SERVICES.pop(self.id, None)
+        log.info("stage=schedule outcome=stopped")
+
+    def run_issue(self) -> pipeline.RunResult | None:
+        """The issue job. The only place that catches every Exception: log it, keep the scheduler alive."""
+        conn = storage.connect(self.config.db_path)
+        try:
+            return run_due(self.config, conn, stop=self.stop)
+        except Exception:
+            log.exception("stage=schedule job=issue failed; the scheduler goes on")
+            return None
+        finally:
+            conn.close()
+
+    def run_ingest(self) -> None:
+        conn = storage.connect(self.config.db_path)
+        try:
+            report = pipeline.ingest(self.config, conn)
+            log.info("stage=ingest trigger=interval sources=%d failed_sources=%d new=%d updated=%d",
+                     len(report.results), len(report.failed), report.new, report.updated)
+        except Exception:
+            log.exception("stage=schedule job=ingest failed; the scheduler goes on")
+        finally:
+            conn.close()
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        if event.job_id != ISSUE_JOB_ID:
+            return
+        conn = storage.connect(self.config.db_path)
+        try:
+            record_missed(self.config, conn, event.scheduled_run_time, now=datetime.now(timezone.utc))
+        finally:
+            conn.close()
+
+
+def serve(config: Config, stop: threading.Event, *, on_started=None) -> None:
+    """`digest schedule`: lock, catch up a missed or interrupted slot, then run the jobs until `stop` is set."""
+    with SchedulerLock(lock_path(config)):
+        conn = storage.connect(config.db_path)
+        try:
+            result = run_due(config, conn, stop=stop, trigger="catch-up")
+        finally:
+            conn.close()
+        if result is not None:
+            log.info("stage=schedule catch-up slot=%s outcome=%s", result.key, result.outcome)
+        if stop.is_set():
+            return
+        service = DigestScheduler(config, stop)
+        service.start()
+        try:
+            if on_started is not None:
+                on_started(service)
+            while not stop.wait(1.0):
+                pass
+        finally:
+            service.shutdown()
