@@ -146,10 +146,18 @@ class RenderSection:
     accent_color: str = "#2563eb"
     text_color: str = "#1f2937"
     background_color: str = "#f3f4f6"
+    language: str = "en"  # the <html lang> of the email and the archive
+    share_links: bool = True  # Facebook / X / Threads / LinkedIn links under the headline
     sponsor: SponsorSection = field(default_factory=SponsorSection)
 
     def check(self, err: _Errors) -> None:
         err.url("archive_url", self.archive_url)
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", self.language):
+            err.add("language", f"expected a language tag like en or pt-BR, got {self.language!r}")
+        if not self.sender_name.strip():
+            err.add("sender_name", "must not be empty")
+        if not self.postal_address.strip():
+            err.add("postal_address", "must not be empty (anti-spam law requires a postal address)")
         if self.logo_url:
             err.url("logo_url", self.logo_url)
         for key in ("accent_color", "text_color", "background_color"):

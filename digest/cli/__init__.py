@@ -60,3 +60,4 @@ def main(ctx: click.Context, config_path: Path, verbose: int, quiet: bool) -> No
 from . import ingest  # noqa: E402,F401
 from . import schedule  # noqa: E402,F401
 from . import preview  # noqa: E402,F401
+from . import build  # noqa: E402,F401

@@ -1,0 +1,37 @@
+"""`digest build`: render today's issue into the output folder."""
+
+from __future__ import annotations
+
+import click
+
+from .. import pipeline
+from . import main
+from .context import AppContext, pass_app
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the issue's digest.json to stdout instead.")
+@pass_app
+def build(app: AppContext, as_json: bool) -> None:
+    """Build today's issue from the stored articles into out/<date>/.
+
+    Writes index.html (web archive copy), email.html and digest.txt (with
+    per-subscriber placeholders), digest.json and digest.mjml, and refreshes
+    out/index.html, the list of all issues. Run `digest ingest` first to fetch.
+
+    \b
+    Example:
+        digest ingest && digest build
+        digest build --json | jq '.stories[].headline'
+    """
+    result = pipeline.build(app.config, app.conn)
+    if as_json:
+        click.echo(result.rendered.json, nl=False)
+        return
+    issue = result.rendered.issue
+    folder = result.folder.resolve()
+    app.echo(f"Built issue {issue.key}: {result.story_count} stories, {len(issue.quick_hits)} quick hits.")
+    app.echo(f"  headline: {issue.headline}")
+    app.echo(f"  folder:   {folder}")
+    app.echo(f"  open:     {(folder / 'index.html').as_uri()}")
+    app.echo(f"  archive:  {(folder.parent / 'index.html').as_uri()}")
