@@ -25,7 +25,6 @@ from .rank import make_issue, rank_stories
 from .render import ArchiveEntry, render_archive, render_issue, write_archive, write_issue
 from .storage import articles as article_store
 from .storage import issues as issue_store
-from .storage import issues as issue_store
 from .storage import runs as run_store
 from .summarize import summarize_story
 
