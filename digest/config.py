@@ -119,6 +119,10 @@ class LLMSection:
     def check(self, err: _Errors) -> None:
         err.url("endpoint", self.endpoint)
         err.between("timeout_seconds", self.timeout_seconds, 0.1, 3600)
+        if not self.model.strip():
+            err.add("model", "must not be empty")
+        if self.api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
+            err.add("api_key_env", f"expected an environment variable name, got {self.api_key_env!r}")
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,4 @@ from . import ingest  # noqa: E402,F401
 from . import schedule  # noqa: E402,F401
 from . import preview  # noqa: E402,F401
 from . import build  # noqa: E402,F401
+from . import summarize  # noqa: E402,F401

@@ -59,6 +59,9 @@ _PRONOUN_ATTRIBUTION = re.compile(
 )
 _FIRST_PERSON = re.compile(r"\b(?:I|we|We|us|our|Our|my|My|I'm|we're|We're|let me|you|You|your|Your)\b")
 _TERMINAL = re.compile(r"[.!?…][\"”’')\]]*$")
+# Throat-clearing that delays the news: "In a development that has caught the attention of the AI industry, ..."
+_THROAT_CLEARING = re.compile(
+    r"^In an? (?:development|move|sign|twist|blow|boost|surprise|turn of events|surprising move)\b[^,“\"]{0,90},\s+(?=\S)")
 _LEAD_IN = re.compile(r"^[^:“\"]{3,60}:\s+(?=[A-Z“\"])")
 _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|although|though|but)\s+")
 
@@ -113,6 +116,7 @@ def clean_sentence(sentence: str, max_words: int) -> str | None:
     s = _PARENTHETICAL_REF.sub("", s)
     if not s or _BOILERPLATE.search(s) or _DATE_ONLY.match(s):
         return None
+    s = _THROAT_CLEARING.sub("", s)
     lead_in = _LEAD_IN.match(s)
     if lead_in and word_count(lead_in.group()) >= 3 and word_count(s[lead_in.end():]) >= 8:
         s = s[lead_in.end():]  # "What followed was anything but understated: Nvidia's stock dropped 17%"
