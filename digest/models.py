@@ -39,6 +39,7 @@ class FeedState:
     last_status: str | None = None  # "ok", "not-modified" or "error"
     last_error: str | None = None
     item_count: int = 0
+    fetch_url: str | None = None  # where a permanent redirect moved `url`; fetched instead of it while `url` is unchanged
 
 
 @dataclass(frozen=True)

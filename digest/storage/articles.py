@@ -104,7 +104,7 @@ def feed_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
         r["source"]: FeedState(
             source=r["source"], url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
             last_fetched=_dt(r["last_fetched"]), last_status=r["last_status"], last_error=r["last_error"],
-            item_count=r["item_count"],
+            item_count=r["item_count"], fetch_url=r["fetch_url"],
         )
         for r in rows
     }
@@ -112,10 +112,11 @@ def feed_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
 
 def save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
     conn.execute(
-        "INSERT INTO feeds (source, url, etag, last_modified, last_fetched, last_status, last_error, item_count)"
-        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE SET url=excluded.url, etag=excluded.etag,"
+        "INSERT INTO feeds (source, url, etag, last_modified, last_fetched, last_status, last_error, item_count,"
+        " fetch_url) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE SET url=excluded.url, etag=excluded.etag,"
         " last_modified=excluded.last_modified, last_fetched=excluded.last_fetched,"
-        " last_status=excluded.last_status, last_error=excluded.last_error, item_count=excluded.item_count",
+        " last_status=excluded.last_status, last_error=excluded.last_error, item_count=excluded.item_count,"
+        " fetch_url=excluded.fetch_url",
         (state.source, state.url, state.etag, state.last_modified, _iso(state.last_fetched),
-         state.last_status, state.last_error, state.item_count),
+         state.last_status, state.last_error, state.item_count, state.fetch_url),
     )

@@ -1,0 +1,237 @@
+"""The ingestion stage's orchestrator: fetch -> parse -> (full text) for every source, concurrently.
+
+Downloads run in a bounded pool of threads sharing one httpx client. Parsing
+is CPU work under the GIL, so a large run (many remote feeds on a machine
+with several cores) parses in a small process pool instead; a small run
+parses in the fetching thread. Each source's result is yielded as soon as it
+is complete, error or not, always with the feed state to store.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..config import IngestSection, SourceSection
+from ..errors import FetchError, InputError
+from ..models import Article, FeedState, SourceResult
+from .clean import derive_title
+from .feeds import looks_like_feed, parse_feed
+from .files import read_local, resolve_path
+from .fulltext import add_full_text, extract_page
+from .transport import FEED_ACCEPT, HTML_ACCEPT, Download, decode_text, download, make_client, one_line
+from .urls import article_id, canonical_url
+
+PARALLEL_PARSE_MIN_FEEDS = 16  # from this many remote feeds on, parse in worker processes
+MAX_PARSE_PROCESSES = 4
+ANY_ACCEPT = f"{HTML_ACCEPT}, {FEED_ACCEPT}"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Job:
+    stage: str  # "fetch", "parse" or "full-text"
+    source: SourceSection
+    prior: FeedState
+    downloaded: Download | None = None
+
+
+def fetch_sources(
+    sources: Sequence[SourceSection],
+    states: Mapping[str, FeedState],
+    settings: IngestSection,
+    *,
+    base_dir: Path,
+    now: datetime,
+) -> Iterator[SourceResult]:
+    """Fetch and parse every source, yielding each one's result (articles or error, plus its new FeedState) as it completes."""
+    sources = list(sources)
+    if not sources:
+        return
+    remote = sum(1 for s in sources if s.is_remote)
+    client = make_client(settings) if remote or any(s.fetch_full_text for s in sources) else None
+    processes = _parse_processes(remote)
+    threads = ThreadPoolExecutor(max_workers=min(settings.concurrency, len(sources)), thread_name_prefix="ingest")
+    pending: dict[Future, _Job] = {}
+    try:
+        for source in sources:
+            prior = _prior_state(source, states.get(source.name))
+            future = threads.submit(_fetch, client, source, prior, settings, base_dir, now)
+            pending[future] = _Job("fetch", source, prior)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                result, follow_up = _advance(job, future, client, settings, now, threads, processes or threads)
+                if follow_up is not None:
+                    pending[follow_up[0]] = follow_up[1]
+                if result is not None:
+                    yield result
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+        if processes is not None:
+            processes.shutdown(wait=True, cancel_futures=True)
+        if client is not None:
+            client.close()
+
+
+def _advance(
+    job: _Job,
+    future: Future,
+    client: httpx.Client | None,
+    settings: IngestSection,
+    now: datetime,
+    threads: Executor,
+    parsers: Executor,
+) -> tuple[SourceResult | None, tuple[Future, _Job] | None]:
+    """Take one finished step of a source: the final result, or the next step to wait for."""
+    source = job.source
+    try:
+        outcome = future.result()
+    except FetchError as exc:
+        return _failed(job, str(exc), now), None
+    except Exception as exc:  # noqa: BLE001
+        # feedparser, trafilatura and lxml run on hostile input; whatever one of them raises for one source
+        # is that source's error, logged with its traceback, and the run goes on.
+        log.exception("source=%s unexpected error", source.name)
+        return _failed(job, f"{source.url}: unexpected {type(exc).__name__}: {one_line(str(exc))}", now), None
+    if job.stage == "fetch" and outcome is None:
+        state = replace(job.prior, last_fetched=now, last_status="not-modified", last_error=None)
+        return SourceResult(source.name, (), state=state, not_modified=True), None
+    if job.stage == "fetch" and isinstance(outcome, Download):
+        follow = parsers.submit(parse_feed, outcome.content, url=outcome.url, source=source.name, now=now,
+                                content_type=outcome.content_type, charset=outcome.charset)
+        return None, (follow, replace(job, stage="parse", downloaded=outcome))
+    articles: list[Article] = outcome
+    if job.stage != "full-text" and source.fetch_full_text and client is not None and articles:
+        follow = threads.submit(_add_full_texts, client, articles, settings)
+        return None, (follow, replace(job, stage="full-text"))
+    return SourceResult(source.name, tuple(articles), state=_succeeded(job, len(articles), now)), None
+
+
+def _fetch(
+    client: httpx.Client | None,
+    source: SourceSection,
+    prior: FeedState,
+    settings: IngestSection,
+    base_dir: Path,
+    now: datetime,
+) -> Download | list[Article] | None:
+    """A remote feed's download (None when not modified), or a local source's articles."""
+    if not source.is_remote:
+        return read_local(resolve_path(source.url, base_dir), source=source.name, base_dir=base_dir, now=now)
+    assert client is not None
+    return download(client, prior.fetch_url or source.url, settings=settings, etag=prior.etag,
+                    last_modified=prior.last_modified)
+
+
+def _add_full_texts(client: httpx.Client, articles: list[Article], settings: IngestSection) -> list[Article]:
+    return [add_full_text(client, a, settings) for a in articles]
+
+
+def _prior_state(source: SourceSection, stored: FeedState | None) -> FeedState:
+    """The stored state if it belongs to the configured URL; a fresh one when the config points elsewhere now."""
+    if stored is not None and stored.url == source.url:
+        return stored
+    return FeedState(source=source.name, url=source.url)
+
+
+def _succeeded(job: _Job, count: int, now: datetime) -> FeedState:
+    downloaded = job.downloaded
+    return FeedState(
+        source=job.source.name,
+        url=job.source.url,
+        etag=downloaded.etag if downloaded else None,
+        last_modified=downloaded.last_modified if downloaded else None,
+        last_fetched=now,
+        last_status="ok",
+        last_error=None,
+        item_count=count,
+        fetch_url=(downloaded.moved_to if downloaded and downloaded.moved_to else job.prior.fetch_url),
+    )
+
+
+def _failed(job: _Job, message: str, now: datetime) -> SourceResult:
+    """An error result; the old validators stay so a fixed feed is downloaded in full next time."""
+    message = one_line(message)
+    state = replace(job.prior, last_fetched=now, last_status="error", last_error=message)
+    return SourceResult(job.source.name, (), state=state, error=message)
+
+
+def _parse_processes(remote: int) -> ProcessPoolExecutor | None:
+    cpus = os.cpu_count() or 1
+    if remote < PARALLEL_PARSE_MIN_FEEDS or cpus < 2:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    # Never plain fork: this process runs threads (and holds their locks) when the pool starts.
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["digest.ingest.feeds"])
+    return ProcessPoolExecutor(max_workers=min(cpus, MAX_PARSE_PROCESSES), mp_context=context)
+
+
+def load_articles(
+    target: str,
+    *,
+    base_dir: Path,
+    settings: IngestSection,
+    source_name: str | None = None,
+) -> list[Article]:
+    """Articles from one path (article file, folder, feed file) or http(s) URL (a feed, or an article page).
+
+    Raises InputError for a path that cannot be used and FetchError for a URL that cannot be fetched.
+    """
+    now = datetime.now(timezone.utc)
+    if target.startswith(("http://", "https://")):
+        return _load_url(target, settings=settings, source=source_name or _site_name(target), now=now)
+    path = resolve_path(target, base_dir)
+    if not path.exists():
+        raise InputError(f"{target}: no such file or folder")
+    name = source_name or (path.name if path.is_dir() else path.stem)
+    try:
+        articles = read_local(path, source=name, base_dir=base_dir, now=now)
+    except FetchError as exc:
+        raise InputError(str(exc)) from exc
+    if not articles:
+        raise InputError(f"{target}: no article text found")
+    return articles
+
+
+def _load_url(url: str, *, settings: IngestSection, source: str, now: datetime) -> list[Article]:
+    with make_client(settings) as client:
+        page = download(client, url, settings=settings, accept=ANY_ACCEPT)
+    if page is None:  # only a conditional request can get a 304
+        raise FetchError(f"{url}: unexpected 304 Not Modified")
+    if looks_like_feed(page.content, page.content_type):
+        return parse_feed(page.content, url=page.url, source=source, now=now, content_type=page.content_type,
+                          charset=page.charset)
+    extracted = extract_page(decode_text(page.content, page.charset), page.url)
+    if extracted is None:
+        raise FetchError(f"{url}: no article text found on the page")
+    canonical = canonical_url(url)
+    return [Article(
+        id=article_id(canonical),
+        url=canonical,
+        title=extracted.title or derive_title(extracted.paragraphs),
+        source=source,
+        text="\n\n".join(extracted.paragraphs),
+        html=extracted.html,
+        author=extracted.author,
+        published=extracted.published,
+        fetched_at=now,
+    )]
+
+
+def _site_name(url: str) -> str:
+    host = (urlsplit(url).hostname or url).lower()
+    return host[4:] if host.startswith("www.") else host

@@ -1,0 +1,100 @@
+"""Feed HTML is hostile: make it safe (nh3) and turn it into plain paragraphs.
+
+`sanitize_html` keeps a small allowlist of formatting tags and link/image
+attributes, allows only http, https and mailto URLs, and drops script, style,
+iframe, object, form and the like together with their content. Everything
+else (on* handlers, style attributes, javascript:/data: URLs) never survives.
+`html_to_paragraphs` reads the sanitizer's own output, whose serialization is
+regular (attributes double-quoted, text escaped), which is what makes the
+simple tag scanner below safe to use.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin
+
+import nh3
+
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt", "em", "figcaption",
+    "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre",
+    "q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+})
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Removed with everything inside them (the rest of the disallowed tags keep their text).
+DROP_WITH_CONTENT = frozenset({
+    "script", "style", "noscript", "template", "iframe", "frame", "frameset", "object", "embed", "applet",
+    "svg", "math", "select", "textarea", "button", "head", "title", "canvas", "audio", "video",
+})
+_URL_ATTRIBUTES = frozenset({"href", "src"})
+
+_HEADING = re.compile(r"<h[1-6]\b[^>]*>.*?</h[1-6]>", re.S | re.I)
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+_BLOCK = re.compile(
+    r"</?(?:p|div|li|ul|ol|dl|dt|dd|blockquote|pre|table|thead|tbody|tfoot|tr|td|th|caption|figure|figcaption|hr|h[1-6])\b"
+    r"(?:[^>\"]|\"[^\"]*\")*>",
+    re.I,
+)
+_TAG = re.compile(r"<(?:[^>\"]|\"[^\"]*\")*>")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+def _url_resolver(base_url: str) -> Callable[[str, str, str], str | None]:
+    def resolve(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES and value and not value.startswith("#"):
+            return urljoin(base_url, value.strip())
+        return value
+
+    return resolve
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Allowlist-clean an HTML fragment; relative links are made absolute against `base_url` (http(s) only)."""
+    if not fragment or not fragment.strip():
+        return ""
+    resolver = _url_resolver(base_url) if base_url and base_url.startswith(("http://", "https://")) else None
+    cleaned = nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=resolver,
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def html_to_paragraphs(clean_html: str, *, keep_headings: bool = False) -> list[str]:
+    """Plain-text paragraphs of sanitized HTML: one per block element, whitespace collapsed, headings dropped."""
+    if not clean_html:
+        return []
+    text = clean_html if keep_headings else _HEADING.sub("\n\n", clean_html)
+    text = _BREAK.sub("\n", text)
+    text = _BLOCK.sub("\n\n", text)
+    text = htmllib.unescape(_TAG.sub("", text))
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        joined = _SPACES.sub(" ", block.replace("\n", " ")).strip()
+        if joined:
+            paragraphs.append(joined)
+    return paragraphs
+
+
+def strip_tags(fragment: str) -> str:
+    """One line of plain text from a bit of (possibly unsafe) HTML, such as a feed title."""
+    if "<" not in fragment and "&" not in fragment:
+        return _SPACES.sub(" ", fragment).strip()
+    safe = nh3.clean(fragment, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), strip_comments=True)
+    return _SPACES.sub(" ", htmllib.unescape(safe)).replace("\n", " ").strip()
