@@ -89,14 +89,20 @@ class StorageSection:
 
 @dataclass(frozen=True)
 class DedupSection:
-    near_duplicate_threshold: float = 0.6  # Jaccard of word shingles for a syndicated copy
-    story_threshold: float = 0.3  # similarity for independent articles on one event
+    near_duplicate_threshold: float = 0.6  # Jaccard of 5-word shingles for a syndicated copy
+    containment_threshold: float = 0.8  # share of the shorter text's shingles found in the longer one
+    story_threshold: float = 0.3  # average similarity for independent articles on one event
     window_hours: int = 72  # articles further apart never join one story
+    memory_days: int = 14  # a story sent longer ago than this is not matched again
+    min_new_facts: float = 2.0  # new figures (1 each) and names (0.5 each) an update needs
 
     def check(self, err: _Errors) -> None:
         err.between("near_duplicate_threshold", self.near_duplicate_threshold, 0.05, 1)
+        err.between("containment_threshold", self.containment_threshold, 0.05, 1)
         err.between("story_threshold", self.story_threshold, 0.01, 1)
         err.at_least("window_hours", self.window_hours, 1)
+        err.at_least("memory_days", self.memory_days, 0)
+        err.between("min_new_facts", self.min_new_facts, 0, 100)
 
 
 @dataclass(frozen=True)
@@ -173,9 +179,16 @@ class RenderSection:
 class PreviewSection:
     host: str = "127.0.0.1"
     port: int = 8025
+    sample_subscriber: str = ""  # email of the [[subscribers]] entry the preview greets; "" for the first
+    poll_seconds: float = 0.3  # how often templates and config.toml are checked for changes
 
     def check(self, err: _Errors) -> None:
+        if not self.host.strip():
+            err.add("host", "must not be empty")
         err.between("port", self.port, 1, 65535)
+        if self.sample_subscriber:
+            err.email("sample_subscriber", self.sample_subscriber)
+        err.between("poll_seconds", self.poll_seconds, 0.05, 10)
 
 
 @dataclass(frozen=True)
@@ -190,7 +203,9 @@ class SMTPSection:
     max_per_hour: int = 0  # 0: no cap
     timeout_seconds: float = 30.0
     max_retries: int = 5
+    retry_backoff_seconds: float = 30.0  # first wait after a 4xx; doubles on each further attempt
     verify_tls: bool = True
+    ca_file: str = ""  # PEM file of CAs to trust instead of the system's (a private relay's certificate)
 
     @property
     def password(self) -> str | None:
@@ -204,6 +219,9 @@ class SMTPSection:
         err.at_least("max_per_hour", self.max_per_hour, 0)
         err.between("timeout_seconds", self.timeout_seconds, 0.1, 600)
         err.between("max_retries", self.max_retries, 0, 50)
+        err.between("retry_backoff_seconds", self.retry_backoff_seconds, 0, 3600)
+        if self.username and not self.password_env:
+            err.add("password_env", "must name an environment variable when username is set")
 
 
 @dataclass(frozen=True)
@@ -246,6 +264,14 @@ class DeliverySection:
             for key in ("from_name", "subject", "list_id"):
                 if char in getattr(self, key):
                     err.add(key, "must be a single line")
+        try:
+            self.subject.format(headline="", title="", date="")
+        except (KeyError, IndexError, ValueError) as exc:
+            err.add("subject", f"only {{headline}}, {{title}} and {{date}} can be filled in ({exc!r} is not)")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", self.list_id):
+            err.add("list_id", f"expected a domain-like id such as news.example.com, got {self.list_id!r}")
+        if not self.secret_env.strip():
+            err.add("secret_env", "must name an environment variable")
 
 
 @dataclass(frozen=True)
@@ -276,6 +302,13 @@ class ScheduleSection:
     def check(self, err: _Errors) -> None:
         if len(self.cron.split()) != 5:
             err.add("cron", f"expected 5 fields (minute hour day month weekday), got {self.cron!r}")
+        else:
+            from apscheduler.triggers.cron import CronTrigger  # only needed to validate
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone="UTC")
+            except ValueError as exc:
+                err.add("cron", f"{exc} in {self.cron!r}")
         err.at_least("ingest_interval_minutes", self.ingest_interval_minutes, 0)
         err.between("grace_hours", self.grace_hours, 0, 168)
         err.at_least("min_new_stories", self.min_new_stories, 0)

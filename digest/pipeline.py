@@ -18,6 +18,7 @@ from pathlib import Path
 from . import storage
 from .config import Config
 from .dedup import group_stories
+from .deliver import SendReport, deliver_issue, load_issue
 from .errors import DigestError
 from .ingest import fetch_sources
 from .models import PastStory, RenderedIssue, SourceResult, Story
@@ -26,6 +27,7 @@ from .render import ArchiveEntry, render_archive, render_issue, write_archive, w
 from .storage import articles as article_store
 from .storage import issues as issue_store
 from .storage import runs as run_store
+from .storage import subscribers as subscriber_store
 from .summarize import summarize_story
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -292,7 +294,7 @@ def run(
                 return RunResult(key, outcome, reason, run_id, tuple(stages.stages))
 
         stages.begin("send")
-        report = send(config, conn, issue_key=key, stop=stop, on_progress=on_progress)  # noqa: F821 (issue 7)
+        report = send(config, conn, issue_key=key, stop=stop, on_progress=on_progress)
         stages.end(_report_counts(report))
         if stop is not None and stop.is_set():
             outcome, reason = RUN_INTERRUPTED, "stopped while sending; the next run sends to those left"
@@ -324,3 +326,20 @@ def write_archive_page(config: Config, conn: storage.Connection) -> Path:
     templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
     page = render_archive(entries, digest=config.digest, settings=config.render, templates_dir=templates)
     return write_archive(page, config.output_dir)
+
+
+_slot_key = issue_key  # send()'s `issue_key` parameter shadows the function
+
+
+def send(config: Config, conn: storage.Connection, *, issue_key: str | None = None,
+         stop: threading.Event | None = None, on_progress: Callable[[SendReport], None] | None = None,
+         resend_uncertain: bool = False) -> SendReport:
+    """Deliver the built issue out/<key>/ (today's by default) to every active subscriber who has not had it.
+
+    The sample [[subscribers]] of config.toml are added first when absent (an unsubscribed one stays so).
+    """
+    key = issue_key or _slot_key(config, datetime.now(timezone.utc))
+    content = load_issue(config.output_dir / key)
+    for sample in config.subscribers:
+        subscriber_store.add_subscriber(conn, sample.email, sample.first_name or None, reason="sample in config.toml")
+    return deliver_issue(config, conn, content, stop=stop, on_progress=on_progress, resend_uncertain=resend_uncertain)

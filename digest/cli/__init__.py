@@ -62,3 +62,5 @@ from . import schedule  # noqa: E402,F401
 from . import preview  # noqa: E402,F401
 from . import build  # noqa: E402,F401
 from . import summarize  # noqa: E402,F401
+from . import subscribers  # noqa: E402,F401
+from . import send  # noqa: E402,F401

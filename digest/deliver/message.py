@@ -1,0 +1,188 @@
+"""One MIME message per subscriber, by substitution into the issue rendered once.
+
+The shared parts (From, Subject, List-Id, the MIME skeleton) are encoded once
+per issue; per subscriber only the placeholders of ``digest.render`` are
+replaced (values HTML-escaped in the HTML part), the two bodies are
+quoted-printable encoded (C code in ``binascii``) and the personal headers
+(To, Date, Message-ID, List-Unsubscribe) are added. The result is CRLF
+bytes, ready for SMTP DATA or an .eml file. Every header value passes
+through `one_line`, so a CR or LF in a name or headline can never start a
+header of its own.
+"""
+
+from __future__ import annotations
+
+import binascii
+import html
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.utils import formataddr, formatdate
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..config import DeliverySection
+from ..errors import DeliveryError
+from ..models import RenderedIssue, Subscriber
+from .tokens import make_token
+
+# The placeholders of the rendered issue (digest.render.PLACEHOLDERS), repeated here
+# so delivery does not import another stage.
+GREETING = "[[digest:greeting_name]]"
+UNSUBSCRIBE = "[[digest:unsubscribe_url]]"
+PREFERENCES = "[[digest:preferences_url]]"
+DEFAULT_GREETING_NAME = "readers"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+_SPACES = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029]+")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]*$")  # atext and spaces: no quoting, no encoding
+
+
+def one_line(value: str) -> str:
+    """Collapse every run of whitespace and control characters (CR, LF, NUL...) into one space."""
+    return _SPACES.sub(" ", value).strip()
+
+
+@dataclass(frozen=True)
+class IssueContent:
+    """What delivery needs of a built issue: its identity and its two personalizable bodies."""
+
+    key: str
+    date: str
+    title: str
+    headline: str
+    subtitle: str
+    html: str
+    text: str
+
+
+def issue_content(rendered: RenderedIssue) -> IssueContent:
+    issue = rendered.issue
+    return IssueContent(key=issue.key, date=issue.date.isoformat(), title=issue.title, headline=issue.headline,
+                        subtitle=issue.subtitle, html=rendered.email_html, text=rendered.text)
+
+
+def load_issue(folder: Path) -> IssueContent:
+    """Read a built issue from out/<key>/ (email.html, digest.txt, digest.json of the render stage)."""
+    try:
+        meta = json.loads((folder / "digest.json").read_text(encoding="utf-8"))
+        html_text = (folder / "email.html").read_text(encoding="utf-8")
+        text = (folder / "digest.txt").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DeliveryError(f"{exc.filename}: missing: build the issue first (digest build)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DeliveryError(f"{folder}: cannot read the built issue: {exc}") from None
+    if not isinstance(meta, dict) or not meta.get("key"):
+        raise DeliveryError(f"{folder / 'digest.json'}: no issue key")
+    return IssueContent(key=str(meta["key"]), date=str(meta.get("date", meta["key"])), title=str(meta.get("title", "")),
+                        headline=str(meta.get("headline", "")), subtitle=str(meta.get("subtitle", "")),
+                        html=html_text, text=text)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One subscriber's message: CRLF bytes as they go into DATA (before dot-stuffing)."""
+
+    subscriber: Subscriber
+    message_id: str
+    data: bytes
+
+
+def subject_line(settings: DeliverySection, content: IssueContent, prefix: str = "") -> str:
+    """The Subject from the [delivery].subject template, on one line."""
+    subject = settings.subject.format(headline=one_line(content.headline), title=one_line(content.title),
+                                      date=content.date)
+    return one_line(prefix + subject) or one_line(content.title) or content.key
+
+
+def unsubscribe_links(settings: DeliverySection, token: str) -> tuple[str, str]:
+    """(one-click unsubscribe URL, preferences URL) for a token; preferences is the sibling path."""
+    parts = urlsplit(settings.unsubscribe_url)
+    query = f"t={quote(token, safe='')}"
+    unsubscribe = urlunsplit((parts.scheme, parts.netloc, parts.path, _join_query(parts.query, query), ""))
+    base = parts.path.rsplit("/", 1)[0]
+    preferences = urlunsplit((parts.scheme, parts.netloc, f"{base}/preferences", query, ""))
+    return unsubscribe, preferences
+
+
+def _join_query(existing: str, extra: str) -> str:
+    return f"{existing}&{extra}" if existing else extra
+
+
+def _header(name: str, value: str) -> bytes:
+    """A header line, folded and RFC 2047-encoded by the SMTP policy when needed."""
+    if value.isascii() and len(name) + len(value) < 76:
+        return f"{name}: {value}\r\n".encode("ascii")
+    return policy.SMTP.fold(name, value).encode("ascii")
+
+
+def _address_header(name: str, display: str | None, address: str) -> bytes:
+    if not display:
+        return _header(name, address)
+    if _PLAIN_NAME.match(display) and len(display) + len(address) < 60:
+        return f"{name}: {formataddr((display, address))}\r\n".encode("ascii")
+    return _header(name, formataddr((display, address)))
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+
+
+def _crlf(text: str) -> str:
+    text = _NEWLINES.sub("\r\n", text)
+    return text if text.endswith("\r\n") else text + "\r\n"
+
+
+class MessageTemplate:
+    """An issue ready to be personalized: `personalize(subscriber)` returns that subscriber's message."""
+
+    def __init__(self, content: IssueContent, settings: DeliverySection, secret: bytes, *,
+                 sign: Callable[[bytes], bytes] | None = None, subject_prefix: str = "") -> None:
+        self.content = content
+        self.settings = settings
+        self.secret = secret
+        self.sign = sign
+        self.subject = subject_line(settings, content, subject_prefix)
+        self.domain = settings.from_address.rpartition("@")[2]
+        self.boundary = f"=_digest_{secrets.token_hex(12)}"
+        self._html = _crlf(content.html)
+        self._text = _crlf(content.text)
+        list_name = one_line(content.title or settings.from_name)
+        shared = [
+            _address_header("From", one_line(settings.from_name), settings.from_address),
+            _address_header("Reply-To", None, settings.reply_to) if settings.reply_to else b"",
+            _header("Subject", self.subject),
+            _header("List-Id", f"{list_name} <{settings.list_id}>" if list_name else f"<{settings.list_id}>"),
+            f"List-Unsubscribe-Post: {ONE_CLICK}\r\n".encode("ascii"),
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n'.encode("ascii"),
+        ]
+        self._shared_headers = b"".join(shared)
+        part = 'Content-Type: text/{};\r\n charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        self._text_head = f"--{self.boundary}\r\n{part.format('plain')}".encode("ascii")
+        self._html_head = f"\r\n--{self.boundary}\r\n{part.format('html')}".encode("ascii")
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+
+    def personalize(self, subscriber: Subscriber) -> OutgoingMessage:
+        token = make_token(self.secret, subscriber.id, subscriber.email)
+        unsubscribe_url, preferences_url = unsubscribe_links(self.settings, token)
+        name = one_line(subscriber.first_name or "") or DEFAULT_GREETING_NAME
+        text = (self._text.replace(GREETING, name).replace(UNSUBSCRIBE, unsubscribe_url)
+                .replace(PREFERENCES, preferences_url))
+        body_html = (self._html.replace(GREETING, html.escape(name)).replace(UNSUBSCRIBE, html.escape(unsubscribe_url))
+                     .replace(PREFERENCES, html.escape(preferences_url)))
+        message_id = f"<{self.content.key}.{subscriber.id}.{secrets.token_hex(8)}@{self.domain}>"
+        mailto = f"mailto:{self.settings.unsubscribe_mailto}?subject=unsubscribe%20{quote(token, safe='')}"
+        headers = b"".join((
+            _address_header("To", one_line(subscriber.first_name or ""), subscriber.email),
+            f"Date: {formatdate(usegmt=True)}\r\nMessage-ID: {message_id}\r\n".encode("ascii"),
+            f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto}>\r\n".encode("ascii"),
+            self._shared_headers,
+        ))
+        data = b"".join((headers, b"\r\n", self._text_head, _qp(text), self._html_head, _qp(body_html), self._tail))
+        if self.sign is not None:
+            data = self.sign(data) + data
+        return OutgoingMessage(subscriber=subscriber, message_id=message_id, data=data)
