@@ -104,7 +104,8 @@ def fill_placeholders(template: str, values: Mapping[str, str], *, is_html: bool
 def compile_mjml(source: str, name: str = "<mjml>") -> str:
     """MJML -> HTML with mjml-python; RenderError names the template when it does not compile."""
     try:
-        out = mjml2html(source, disable_comments=True)
+        # fonts={}: no Google Fonts <link> for a font named in the stack (a remote fetch, a privacy leak).
+        out = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
         raise RenderError(f"{name}: MJML did not compile: {exc}") from exc
     return _MJML_PREVIEW_COLOR.sub(r"\1", out)
