@@ -92,9 +92,9 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
     score_candidates(cands, len(story.articles))
     clusters = cluster_facts(cands)
 
-    rundown, rundown_fact = _rundown(clusters, cands, max_words)
-    chosen: list[Fact | Candidate] = [rundown_fact] if rundown_fact else []
-    pool = [f for f in clusters if f is not rundown_fact]
+    rundown, used = _rundown(clusters, cands, max_words)
+    chosen: list[Fact | Candidate] = list(used)
+    pool = [f for f in clusters if not any(f is u or (isinstance(u, Candidate) and u in f.members) for u in used)]
     picked = select_mmr(pool, chosen, max_points)
     if len(picked) < min_points:
         log.debug("story=%s only %d points qualify (min %d)", story.id, len(picked), min_points)
@@ -115,7 +115,7 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
     )
 
 
-def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tuple[str, Fact | None]:
+def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tuple[str, list[Fact | Candidate]]:
     best: tuple[float, Fact, Candidate] | None = None
     for f in clusters:
         for m in f.members:
@@ -124,14 +124,15 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
                 if best is None or value > best[0]:
                     best = (value, f, m)
     if best is None:
-        return "", None
+        return "", []
     _, fact, lead = best
-    text = lead.long
+    text, used = lead.long, [fact]
     if word_count(text) < RUNDOWN_SECOND_BELOW:
         nxt = next((c for c in cands if c.article_index == lead.article_index and c.position == lead.position + 1), None)
         if nxt and (nxt.numbers or nxt.entities) and word_count(text) + word_count(nxt.long) <= 2 * max_words:
             text = f"{text} {nxt.long}"
-    return text, fact
+            used.append(nxt)
+    return text, used
 
 
 def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:

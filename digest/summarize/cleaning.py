@@ -46,7 +46,7 @@ _CONNECTIVE = re.compile(
     r"|for (?:its|his|her|their) part|in comparison|by comparison|in response|on the other hand|that said|with that|above all|again)\s*,\s*",
     re.IGNORECASE,
 )
-_CONJUNCTION = re.compile(r"^(?:[Aa]nd|[Bb]ut|[Ss]o|[Oo]r|[Yy]et|[Pp]lus|[Aa]lso)\s+(?=[A-Z0-9$“\"])")
+_CONJUNCTION = re.compile(r"^(?:(?:[Aa]nd|[Bb]ut|[Yy]et)\s+(?=[a-zA-Z0-9$“\"])|(?:[Ss]o|[Oo]r|[Pp]lus|[Aa]lso)\s+(?=[A-Z0-9$“\"]))")
 _PARENTHETICAL_REF = re.compile(r"\s*\((?:see|via|source|photo|image|read)\b[^)]*\)", re.IGNORECASE)
 # Subjects that point back at an earlier sentence.
 _LEANING_START = frozenset(

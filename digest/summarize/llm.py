@@ -207,6 +207,7 @@ def _attribute(text: str, extractive: Summary) -> tuple[str, ...]:
             any(_numbers_agree(q, s) for s in art_numbers) for q in numbers)
         overlap = len(words & facts.content_stems(facts.words(body)))
         ranked.append((not has_all, -overlap, article.id))
-    ranked.sort()
-    supported = [aid for missing, _, aid in ranked if not missing]
-    return tuple(supported) or (ranked[0][2],) if ranked else ()
+    supported = tuple(aid for missing, _, aid in ranked if not missing)  # in story order
+    if supported or not ranked:
+        return supported
+    return (min(ranked)[2],)  # no article holds every name and number: the closest in wording
