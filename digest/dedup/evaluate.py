@@ -1,0 +1,61 @@
+"""Quality of a grouping against gold labels: pairwise and B-cubed precision, recall and F1.
+
+Used by the tests (floors on the labeled corpus in tests/data/dedup/) and by
+bench/dedup.py. Both take {item: cluster label} maps over the same items.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from ..models import Story
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def predicted_labels(stories: Sequence[Story]) -> dict[str, str]:
+    """Article id (kept or collapsed copy) -> the id of the story it ended up in."""
+    out = {}
+    for s in stories:
+        for a in s.articles:
+            out[a.id] = s.id
+        for copies in s.aliases.values():
+            for cid in copies:
+                out[cid] = s.id
+    return out
+
+
+def pairwise(gold: Mapping[str, str], predicted: Mapping[str, str]) -> Scores:
+    """Precision and recall over all pairs of items put in one cluster."""
+    items = sorted(gold)
+    tp = fp = fn = 0
+    for a, b in combinations(items, 2):
+        same_gold, same_pred = gold[a] == gold[b], predicted[a] == predicted[b]
+        tp += same_gold and same_pred
+        fp += same_pred and not same_gold
+        fn += same_gold and not same_pred
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return Scores(p, r, _f1(p, r))
+
+
+def bcubed(gold: Mapping[str, str], predicted: Mapping[str, str]) -> Scores:
+    """B-cubed: per item, the share of its predicted cluster that is right, and of its gold cluster found."""
+    pair_counts = Counter((gold[i], predicted[i]) for i in gold)
+    gold_sizes = Counter(gold[i] for i in gold)
+    pred_sizes = Counter(predicted[i] for i in gold)
+    p = sum(pair_counts[(gold[i], predicted[i])] / pred_sizes[predicted[i]] for i in gold) / len(gold)
+    r = sum(pair_counts[(gold[i], predicted[i])] / gold_sizes[gold[i]] for i in gold) / len(gold)
+    return Scores(p, r, _f1(p, r))

@@ -1,0 +1,149 @@
+"""Text features dedup compares: normalized text, shingles, terms, facts, canonical URLs.
+
+Pure functions of one article's strings. Hashes are stable across processes
+(crc32 / blake2b, never Python's salted `hash`), so results never depend on
+the interpreter run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+SHINGLE_WORDS = 5  # words per shingle: long enough that unrelated texts share almost none
+
+# Query parameters that only track the reader; they never change the page.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref|ref_src|ref_url|cmpid|"
+    r"ncid|ocid|taid|_ga|_hsenc|_hsmi|mkt_tok|spm|share|smid|sr_share|guccounter|src|at_\w+)$",
+    re.IGNORECASE,
+)
+_URL_IN_TEXT = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
+_NUMBER = re.compile(
+    r"(?<![\w.])([$€£]|usd|eur)?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?"
+    r"(%|percent\b|per cent\b|trillion\b|tn\b|billion\b|bn\b|b\b|million\b|mn\b|m\b|k\b)?",
+    re.IGNORECASE,
+)
+_UNIT = {"%": "%", "percent": "%", "per cent": "%", "trillion": "t", "tn": "t", "billion": "b", "bn": "b",
+         "b": "b", "million": "m", "mn": "m", "m": "m", "k": "k"}
+_CAPITALIZED = re.compile(r"(?<![\w'’])([A-Z][\w&’'-]*|[a-z]+\d[\w-]*|\w*[A-Z]\w*\d\w*)")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\"“”]\s+|\n\s*)$")
+
+STOPWORDS = frozenset("""
+a about above after again against ago all almost also although always am among an and another any anyone
+are aren't around as at back be became because become been before being below between both but by can
+cannot could couldn't did didn't do does doesn't doing don't down during each either else even ever every
+few for from further get gets got had hadn't has hasn't have haven't having he her here hers herself him
+himself his how however i if in into is isn't it its it's itself just last least less like made make many
+may me might more most much must my myself near need neither never new no nor not now of off often on once
+one only or other others our ours ourselves out over own per perhaps put rather really same says said say
+see seen several shall she should shouldn't since so some still such than that that's the their theirs them
+themselves then there there's these they this those though through thus to too toward towards under until
+up upon us use used using very via was wasn't way we well were weren't what when where whether which while
+who whom whose why will with within without won't would wouldn't yet you your yours yourself also told
+according added including among week weeks today yesterday tomorrow monday tuesday wednesday thursday
+friday saturday sunday year years month months day days time first two three four five six seven eight
+nine ten percent million billion trillion company companies people number part says report reported
+reports news read more click subscribe newsletter share sign email
+""".split())
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase words only: whitespace, case, punctuation and links (tracking junk) do not count."""
+    return " ".join(w.lower() for w in _WORD.findall(_URL_IN_TEXT.sub(" ", text)))
+
+
+def text_hash(text: str) -> str:
+    """A stable key for 'the same text', after `normalize_text`."""
+    return hashlib.blake2b(normalize_text(text).encode(), digest_size=16).hexdigest()
+
+
+def canonical_url(url: str) -> str:
+    """The URL without scheme, www., fragment, trailing slash or tracking parameters, for equality."""
+    if not url or url.startswith("file:"):
+        return url
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                             if not _TRACKING_PARAMS.match(k)))
+    path = re.sub(r"/+$", "", parts.path) or "/"
+    return urlunsplit(("", host, path, query, ""))
+
+
+def shingles(normalized: str, size: int = SHINGLE_WORDS) -> set[int]:
+    """32-bit hashes of the overlapping `size`-word windows of a normalized text."""
+    words = normalized.split()
+    if len(words) <= size:
+        return {zlib.crc32(normalized.encode())} if words else set()
+    return {zlib.crc32(" ".join(words[i:i + size]).encode()) for i in range(len(words) - size + 1)}
+
+
+def content_terms(text: str, limit: int | None = None) -> list[str]:
+    """Lowercased, lightly stemmed words that carry meaning (no stopwords, no bare numbers)."""
+    words = _WORD.findall(text)
+    if limit is not None:
+        words = words[:limit]
+    out = []
+    for w in words:
+        w = w.lower().replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if len(w) < 3 or w in STOPWORDS or w.isdigit():
+            continue
+        out.append(_stem(w))
+    return out
+
+
+def _stem(word: str) -> str:
+    """A deliberately small stemmer: plurals and a few verb endings, enough to match rewrites."""
+    if len(word) > 5 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 6 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 5 and word.endswith("ed"):
+        return word[:-2]
+    return word
+
+
+def facts(text: str) -> set[str]:
+    """Names and figures in a text: the things a rewrite of the same event must repeat.
+
+    Names are capitalized words seen mid-sentence at least once (so "Despite"
+    at a sentence start does not count) and model-like tokens ("H800", "o3");
+    figures are numbers normalized with their unit ("$5.6 million" -> "5.6m").
+    """
+    found: set[str] = set()
+    mid_sentence: set[str] = set()
+    at_start: set[str] = set()
+    for m in _CAPITALIZED.finditer(text):
+        token = m.group(1).replace("’", "'").removesuffix("'s").strip("'-")
+        low = token.lower()
+        if len(low) < 2 or low in STOPWORDS:
+            continue
+        if any(c.isdigit() for c in low):
+            found.add(low)
+        elif _SENTENCE_START.search(text, max(0, m.start() - 3), m.start()) or m.start() == 0:
+            at_start.add(low)
+        else:
+            mid_sentence.add(low)
+    found |= mid_sentence
+    found |= at_start & mid_sentence
+    for m in _NUMBER.finditer(text):
+        value = m.group(2).replace(",", "")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        unit = _UNIT.get((m.group(3) or "").lower(), "")
+        if not unit and len(value) == 1:
+            continue  # a lone digit ("3 things") is no fact
+        found.add(f"#{value}{unit}")
+    return found
