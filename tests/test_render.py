@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import DigestSection, RenderSection, SponsorSection
-from digest.errors import RenderError
+from digest.errors import ConfigError, RenderError
 from digest.models import Issue
 from digest.render import (
     BUILTIN_TEMPLATES, GMAIL_CLIP_BYTES, PLACEHOLDERS, ArchiveEntry, compile_mjml, fill_placeholders,
@@ -358,3 +358,14 @@ def test_headline_links_to_the_first_web_source():
     kicker_issue = replace(issue, stories=(replace(summary, kicker=""),))
     text = visible_text(render(kicker_issue).email_html)
     assert "Ars Technica, TechCrunch, Wired" in text
+
+
+def test_render_config_rejects_a_bad_language_and_an_empty_postal_address(make_config):
+    with pytest.raises(ConfigError) as caught:
+        make_config(render={"language": "en US", "postal_address": " ", "accent_color": "blue"})
+    assert str(caught.value).splitlines() == [
+        "config.toml: [render].language: expected a language tag like en or pt-BR, got 'en US'",
+        "config.toml: [render].postal_address: must not be empty (anti-spam law requires a postal address)",
+        "config.toml: [render].accent_color: expected a color like #1a2b3c, got 'blue'",
+    ]
+    assert make_config(render={"language": "pt-BR", "share_links": False}).render.share_links is False
