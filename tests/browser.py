@@ -57,6 +57,11 @@ class Browser:
             "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600,
         })
 
+    def color_scheme(self, scheme: str) -> None:
+        """Emulate the reader's system theme: "light" or "dark" (prefers-color-scheme)."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)
 

@@ -1,8 +1,9 @@
 """Build Issue objects for render tests and the render benchmark, hostile strings included.
 
 `hostile_issue()` is a 10-story issue whose feed strings try to break out of
-the HTML (a <script> title, quotes in URLs, a placeholder token in a title),
-with a local file:// source next to web ones.
+the HTML (a <script> title, quotes in URLs, a placeholder token in a title)
+or out of a phone's width (a 160-character link in a key point), with a local
+file:// source next to web ones.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tests.conftest import make_article
 HOSTILE_TITLE = '<script>alert("pwned")</script> & Co\'s "AI" chip'
 HOSTILE_POINT = "Shares rose 5% <b>overnight</b> & analysts said \"wow\" <img src=x onerror=alert(1)>"
 PLACEHOLDER_IN_FEED = "Spoof [[digest:unsubscribe_url]] in a title"
+LONG_LINK_POINT = "The filing is at https://sec.example.gov/Archives/edgar/data/" + "0" * 120 + "/r1.htm today."
 OUTLETS = ("The Verge", "Ars Technica", "TechCrunch", "Wired", "Reuters")
 
 
@@ -54,6 +56,10 @@ def hostile_issue(stories: int = 10, quick_hits: int = 3) -> Issue:
         if n == 2:
             s = Summary(story=s.story, headline=s.headline, rundown=s.rundown,
                         details=(KeyPoint(HOSTILE_POINT, 0.9, ("s2a0",)), *s.details[1:]),
+                        why_it_matters=s.why_it_matters, kicker=s.kicker, score=s.score)
+        if n == 6:
+            s = Summary(story=s.story, headline=s.headline, rundown=s.rundown,
+                        details=(*s.details[:-1], KeyPoint(LONG_LINK_POINT, 0.5, ("s6a0",))),
                         why_it_matters=s.why_it_matters, kicker=s.kicker, score=s.score)
         summaries.append(s)
     top = summaries[0]

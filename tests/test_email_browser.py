@@ -76,3 +76,15 @@ def test_archive_list_page_fits_a_phone(browser, built):  # noqa: F811
     assert scroll_width <= inner_width
     assert "Story 1: chips, models and money" in browser.js("return document.body.innerText;")
     browser.screenshot("archive-375.png")
+
+
+def test_dark_mode_turns_the_card_dark_and_the_text_light(browser, built):  # noqa: F811
+    browser.color_scheme("dark")
+    try:
+        browser.open(built / "email.html", 375)
+        card = browser.js("return getComputedStyle(document.querySelector('.dg-card')).backgroundColor;")
+        text = browser.js("return getComputedStyle(document.querySelector('td.dg-text div')).color;")
+        assert (card, text) == ("rgb(31, 41, 55)", "rgb(229, 231, 235)")
+        browser.screenshot("email-375-dark.png")
+    finally:
+        browser.color_scheme("light")
