@@ -115,6 +115,16 @@ def test_hostile_feed_strings_are_escaped_not_executed(rendered):
     assert HOSTILE_POINT in text
 
 
+def test_a_hostile_issue_headline_is_escaped_in_title_label_and_preheader():
+    issue = replace(hostile_issue(), headline=HOSTILE_TITLE, subtitle=HOSTILE_TITLE)
+    html = render(issue).email_html
+    escaped = "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; &amp; Co&#39;s &#34;AI&#34; chip"
+    assert "<script" not in html
+    assert f"<title>{escaped}</title>" in html
+    assert f'aria-label="{escaped}"' in html
+    assert f'<div class="dg-preheader" style="display:none;max-height:0;max-width:0;overflow:hidden;mso-hide:all;">{escaped}</div>' in html
+
+
 def test_quotes_in_article_urls_cannot_break_out_of_href(rendered):
     hrefs = [link.href for link in links(rendered.email_html)]
     assert "https://news0.example.com/2025/01/29/story-1?ref=rss&utm=x\"y" in hrefs

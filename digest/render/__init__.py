@@ -39,8 +39,8 @@ from .context import GREETING_FALLBACK, PLACEHOLDERS, archive_base, build_contex
 from .text import rule, tidy, wrap
 
 __all__ = [
-    "GREETING_FALLBACK", "GMAIL_CLIP_BYTES", "PLACEHOLDERS", "ArchiveEntry", "BUILTIN_TEMPLATES",
-    "fill_placeholders", "render_archive", "render_issue", "write_archive", "write_issue",
+    "GREETING_FALLBACK", "GMAIL_CLIP_BYTES", "PLACEHOLDERS", "ArchiveEntry", "BUILTIN_TEMPLATES", "compile_mjml",
+    "fill_placeholders", "issue_json", "render_archive", "render_issue", "write_archive", "write_issue",
 ]
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
