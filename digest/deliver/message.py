@@ -116,7 +116,7 @@ def _header(name: str, value: str) -> bytes:
     """A header line, folded and RFC 2047-encoded by the SMTP policy when needed."""
     if value.isascii() and len(name) + len(value) < 76:
         return f"{name}: {value}\r\n".encode("ascii")
-    return policy.SMTP.fold(name, value).encode("ascii")
+    return policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP).encode("ascii")
 
 
 def _address_header(name: str, display: str | None, address: str) -> bytes:
