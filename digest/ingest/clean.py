@@ -156,7 +156,7 @@ _BOILERPLATE: list[tuple[re.Pattern[str], int]] = [(re.compile(p, re.I), n) for 
     (r"^(?:you (?:may|might) (?:also )?(?:like|enjoy)|related (?:articles|stories|posts|reading|content)|"
      r"more from|recommended for you|also read|see also|read next|up next|tags?|filed under|categories|topics)\b.*$", 12),
     # footers
-    (r"^(?:©|\(c\)|copyright\b).*$", 20),
+    (r"^(?:©|\(c\)|copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b)).*$", 20),
     (r"^.*\ball rights reserved\b.*$", 20),
     (rf"^{_FOOTER_LINK}(?:\s*[|·•,&/]\s*{_FOOTER_LINK}|\s+(?:and|&)\s+{_FOOTER_LINK})*\.?$", 16),
     (r"^.*\bpowered by\b.*$", 8),

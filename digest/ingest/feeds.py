@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 import time
 from datetime import datetime, timezone
 
@@ -25,6 +26,7 @@ from .urls import article_id, canonical_url, is_http_url
 
 log = logging.getLogger(__name__)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 _FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf", b"<channel")
 
 
@@ -106,7 +108,7 @@ def entry_article(entry: feedparser.FeedParserDict, *, feed_url: str, source: st
         key = f"item:{source}:{title}:{published.isoformat() if published else ''}"
     return Article(
         id=article_id(key),
-        url=url or guid or feed_url,
+        url=url or feed_url,
         title=title,
         source=source,
         text="\n\n".join(paragraphs),
@@ -137,7 +139,8 @@ def _entry_title(entry: feedparser.FeedParserDict) -> str:
     title = entry.get("title") or ""
     detail = entry.get("title_detail") or {}
     kind = detail.get("type", "text/plain") if isinstance(detail, dict) else "text/plain"
-    text = strip_tags(str(title)) if "html" in kind else normalize_line(str(title))
+    # RSS titles are "plain text" that often holds escaped markup: strip anything that looks like a tag.
+    text = strip_tags(str(title)) if "html" in kind or _TAG_LIKE.search(str(title)) else normalize_line(str(title))
     return text[:500]
 
 

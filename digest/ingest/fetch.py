@@ -14,6 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,6 +99,12 @@ def _advance(
     source = job.source
     try:
         outcome = future.result()
+    except BrokenProcessPool:
+        # A parser process died (killed, out of memory, or a main module it cannot import): parse here instead.
+        log.warning("source=%s parser process failed; parsing in a thread", source.name)
+        assert job.downloaded is not None
+        follow = threads.submit(_parse, job.downloaded, source.name, now)
+        return None, (follow, job)
     except FetchError as exc:
         return _failed(job, str(exc), now), None
     except Exception as exc:  # noqa: BLE001
@@ -109,8 +116,7 @@ def _advance(
         state = replace(job.prior, last_fetched=now, last_status="not-modified", last_error=None)
         return SourceResult(source.name, (), state=state, not_modified=True), None
     if job.stage == "fetch" and isinstance(outcome, Download):
-        follow = parsers.submit(parse_feed, outcome.content, url=outcome.url, source=source.name, now=now,
-                                content_type=outcome.content_type, charset=outcome.charset)
+        follow = parsers.submit(_parse, outcome, source.name, now)
         return None, (follow, replace(job, stage="parse", downloaded=outcome))
     articles: list[Article] = outcome
     if job.stage != "full-text" and source.fetch_full_text and client is not None and articles:
@@ -133,6 +139,11 @@ def _fetch(
     assert client is not None
     return download(client, prior.fetch_url or source.url, settings=settings, etag=prior.etag,
                     last_modified=prior.last_modified)
+
+
+def _parse(downloaded: Download, source: str, now: datetime) -> list[Article]:
+    return parse_feed(downloaded.content, url=downloaded.url, source=source, now=now,
+                      content_type=downloaded.content_type, charset=downloaded.charset)
 
 
 def _add_full_texts(client: httpx.Client, articles: list[Article], settings: IngestSection) -> list[Article]:
@@ -177,7 +188,9 @@ def _parse_processes(remote: int) -> ProcessPoolExecutor | None:
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["digest.ingest.feeds"])
-    return ProcessPoolExecutor(max_workers=min(cpus, MAX_PARSE_PROCESSES), mp_context=context)
+    workers = min(cpus, MAX_PARSE_PROCESSES)
+    log.info("parsing %d feeds in %d worker processes", remote, workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def load_articles(

@@ -78,6 +78,8 @@ def download(
     for _hop in range(MAX_REDIRECTS + 1):
         try:
             with client.stream("GET", current, headers=headers) as response:
+                if response.status_code == 304:
+                    return None
                 if response.is_redirect:
                     location = response.headers.get("location", "").strip()
                     if not location:
@@ -90,8 +92,6 @@ def download(
                         moved_to = target
                     current = target
                     continue
-                if response.status_code == 304:
-                    return None
                 if response.status_code != 200:
                     reason = response.reason_phrase or ""
                     raise FetchError(f"{current}: HTTP {response.status_code} {reason}".rstrip())
