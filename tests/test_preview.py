@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,8 @@ from digest.preview.draft import describe_problem
 from digest.preview.message import DeliveryHooks
 from digest.preview.server import list_archive, safe_file
 from digest.storage import articles as article_store
+from digest.storage import issues as issue_store
+from digest.storage.issues import IssueRecord
 from tests.conftest import ROOT, require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -152,7 +154,10 @@ def build_archive(config_path: Path, days_ago: tuple[int, ...]) -> list[str]:
 def project(tmp_path_factory) -> Path:
     """A project shared by the read-only tests, with two built issues in its archive."""
     config_path = make_project(tmp_path_factory.mktemp("project"), with_draft=False)
-    build_archive(config_path, (2, 1))  # before the draft's articles exist, so they are not in these issues
+    keys = build_archive(config_path, (2, 1))  # before the draft's articles exist, so they are not in these issues
+    conn = storage.connect(load_config(config_path).db_path)
+    issue_store.mark_issue_sent(conn, keys[0], sent_at=datetime(2030, 1, 2, 7, 0, tzinfo=timezone.utc))
+    conn.close()
     add_articles(config_path, draft_articles())
     return config_path
 
@@ -360,6 +365,8 @@ def test_archive_lists_built_issues_newest_first_and_opens_each(server, driver, 
     open_page(driver, server.url + "archive")
     keys = [r.get_attribute("data-key") for r in driver.find_elements("css selector", "#archive tbody tr")]
     assert keys == [newer, older]
+    assert [td.text for td in driver.find_elements("css selector", "#archive td.issue-status")] == [
+        "built", "sent 2030-01-02 07:00 UTC"]
     for key, days in zip(keys, (1, 2)):
         headline = ARCHIVED[days][0]
         open_page(driver, server.url + "archive")
@@ -514,7 +521,25 @@ def test_forms_without_the_token_are_refused(server):
 
 # -- send a test ------------------------------------------------------------------------------------------
 
-def test_send_test_form_is_hidden_until_delivery_provides_it(own_server):
+@pytest.mark.browser
+def test_send_a_test_writes_the_draft_to_the_outbox(server, driver, project):
+    from selenium.webdriver.common.by import By
+
+    if server.hooks.send_test is None:
+        pytest.skip("the delivery package has no send_test")
+    outbox = project.parent / "var" / "outbox"
+    open_page(driver, server.url + "draft")
+    form = by_id(driver, "send-test")
+    form.find_element(By.NAME, "address").send_keys("editor@example.com")
+    form.find_element(By.TAG_NAME, "button").click()
+    assert by_id(driver, "sent-notice").text == "Test sent to editor@example.com."
+    (message,) = [p.read_text(encoding="utf-8") for p in outbox.rglob("*.eml")]
+    assert "To: editor@example.com" in message
+    assert "Subject: [TEST] " in message
+    assert console_errors(driver) == []
+
+
+def test_send_test_form_is_hidden_without_delivery(own_server):
     status, body = get(own_server, "/draft")
     assert status == 200
     assert 'id="send-test"' not in body
@@ -542,8 +567,12 @@ def test_archive_listing_skips_folders_without_an_issue(tmp_path):
     (tmp_path / "2025-01-30" / "index.html").write_text("<p>y</p>")
     (tmp_path / "assets").mkdir()
     (tmp_path / "linked").symlink_to(tmp_path / "2025-01-29")
-    listed = [(i.key, i.headline) for i in list_archive(tmp_path)]
-    assert listed == [("2025-01-30", ""), ("2025-01-29", "H")]
+    gone = IssueRecord(key="2025-01-20", date=date(2025, 1, 20), status="sent", title="T", headline="Gone",
+                       subtitle="", folder=tmp_path / "elsewhere", built_at=NOW, sent_at=NOW)
+    listed = [(i.key, i.headline, i.files, i.status) for i in list_archive(tmp_path, {gone.key: gone})]
+    assert listed == [("2025-01-30", "", ("index.html",), "built"),
+                      ("2025-01-29", "H", ("email.html", "digest.json"), "built"),
+                      ("2025-01-20", "Gone", (), "sent")]
 
 
 def test_cli_prints_the_url_and_serves_until_interrupted(project):

@@ -16,8 +16,9 @@ import mimetypes
 import secrets
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,10 +27,13 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jinja2
 
-from ..config import _EMAIL
+from .. import storage
+from ..config import _EMAIL, Config
 from ..errors import DigestError, InputError
 from ..models import RenderedIssue, Subscriber
 from ..render import GMAIL_CLIP_BYTES, fill_placeholders
+from ..storage import issues as issue_store
+from ..storage.issues import IssueRecord
 from .draft import DraftWatcher, Snapshot
 from .message import DeliveryHooks, find_delivery, personalize, placeholder_values, sample_subscribers
 
@@ -60,6 +64,8 @@ class ArchivedIssue:
     headline: str
     subtitle: str
     files: tuple[str, ...]  # which of email.html, index.html, digest.txt, digest.json, digest.mjml exist
+    status: str = "built"  # "built" or "sent", from the store; "built" when the store does not know it
+    sent_at: datetime | None = None
 
 
 class PreviewServer(ThreadingHTTPServer):
@@ -123,12 +129,11 @@ def start_preview(config_path: str | Path, *, host: str | None = None, port: int
     return server
 
 
-def list_archive(output_dir: Path) -> list[ArchivedIssue]:
-    """Every built issue under the output folder (out/<key>/), newest first."""
+def list_archive(output_dir: Path, records: Mapping[str, IssueRecord] | None = None) -> list[ArchivedIssue]:
+    """Every built issue under the output folder (out/<key>/), newest first, with its status from `records`."""
+    records = records or {}
     found: list[ArchivedIssue] = []
-    if not output_dir.is_dir():
-        return found
-    for folder in output_dir.iterdir():
+    for folder in output_dir.iterdir() if output_dir.is_dir() else ():
         # A symlinked folder could point anywhere: the archive lists real folders only.
         if folder.is_symlink() or not folder.is_dir() or folder.name.startswith("."):
             continue
@@ -143,8 +148,15 @@ def list_archive(output_dir: Path) -> list[ArchivedIssue]:
                 meta = loaded if isinstance(loaded, dict) else {}
             except (OSError, ValueError):
                 log.warning("archive: %s/digest.json is not readable JSON", folder.name)
+        record = records.get(folder.name)
         found.append(ArchivedIssue(folder.name, _parse_date(meta.get("date")) or _parse_date(folder.name),
-                                   str(meta.get("headline") or ""), str(meta.get("subtitle") or ""), files))
+                                   str(meta.get("headline") or (record.headline if record else "")),
+                                   str(meta.get("subtitle") or ""), files,
+                                   record.status if record else "built", record.sent_at if record else None))
+    # Issues the store knows whose files are gone (output folder moved or cleaned) are listed, unopenable.
+    listed = {a.key for a in found}
+    found += [ArchivedIssue(r.key, r.date, r.headline, r.subtitle, (), r.status, r.sent_at)
+              for r in records.values() if r.key not in listed]
     return sorted(found, key=lambda a: (a.date or date.min, a.key), reverse=True)
 
 
@@ -283,13 +295,13 @@ class PreviewHandler(BaseHTTPRequestHandler):
     def _archive(self, rest: list[str], query: dict[str, list[str]]) -> None:
         snap = self.server.watcher.snapshot
         output_dir = snap.config.output_dir if snap.config else None
-        issues = list_archive(output_dir) if output_dir else []
+        issues = list_archive(output_dir, _issue_records(snap.config)) if output_dir and snap.config else []
         if not rest:
             return self._send_page(HTTPStatus.OK, "archive.html", title="Archive", issues=issues,
                                    views=DRAFT_VIEWS, base="/archive", view="", live=False, snap=snap)
         # The key must be one the listing found: a URL segment is never joined onto a path unchecked.
         issue = next((i for i in issues if i.key == unquote(rest[0])), None)
-        if issue is None or output_dir is None or len(rest) > 2:
+        if issue is None or not issue.files or output_dir is None or len(rest) > 2:
             return self._not_found()
         view = rest[1] if len(rest) > 1 else "email"
         subscribers = sample_subscribers(snap.config) if snap.config else []
@@ -458,6 +470,15 @@ def _story_rows(rendered: RenderedIssue, copies: dict[str, Any]) -> list[dict[st
             "duplicates": [(copies.get(dup), dup, kept) for dup, kept in sorted(merged_into.items())],
         })
     return rows
+
+
+def _issue_records(config: Config) -> dict[str, IssueRecord]:
+    """Built and sent issues as the store knows them (their files are listed from the output folder)."""
+    conn = storage.connect(config.db_path)
+    try:
+        return {r.key: r for r in issue_store.list_issues(conn)}
+    finally:
+        conn.close()
 
 
 def _header(message: Any, name: str) -> str:
