@@ -11,7 +11,7 @@ from lxml import html as lxml_html
 
 from digest.config import IngestSection, SourceSection
 from digest.ingest import fetch_sources
-from digest.ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, html_to_paragraphs, sanitize_html
+from digest.ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, GENERIC_ATTRIBUTES, html_to_paragraphs, sanitize_html
 from digest.ingest.urls import article_id, canonical_url
 
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
@@ -63,7 +63,7 @@ def assert_harmless(markup: str) -> None:
         assert element.tag in ALLOWED_TAGS, element.tag
         for name, value in element.attrib.items():
             assert not name.lower().startswith("on")
-            assert name in ALLOWED_ATTRIBUTES.get(element.tag, set()) or name == "rel"
+            assert name in ALLOWED_ATTRIBUTES.get(element.tag, set()) | GENERIC_ATTRIBUTES | {"rel"}, name
             if name in ("href", "src"):
                 assert urlsplit(value.strip()).scheme in ("http", "https", "mailto", ""), value
 

@@ -26,6 +26,8 @@ from .urls import article_id, canonical_url, is_http_url
 
 log = logging.getLogger(__name__)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Problems feedparser reports that do not make a feed unusable: no media type given, a charset overridden.
+_HARMLESS_PROBLEMS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 _FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf", b"<channel")
 
@@ -57,12 +59,12 @@ def parse_feed(
         headers["content-type"] = f"{content_type}; charset={charset}" if charset else content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.entries:
-        if parsed.bozo:
-            problem = parsed.get("bozo_exception") or "not a feed"
-            raise FetchError(f"{url}: malformed feed: {' '.join(str(problem).split())[:200]}")
-        if not parsed.get("version") and not parsed.feed:
+        problem = parsed.get("bozo_exception")
+        if parsed.bozo and not isinstance(problem, _HARMLESS_PROBLEMS):
+            raise FetchError(f"{url}: malformed feed: {' '.join(str(problem or 'not a feed').split())[:200]}")
+        if not parsed.get("version"):
             raise FetchError(f"{url}: not an RSS or Atom feed")
-        return []
+        return []  # a valid feed with no items today
     if parsed.bozo:
         log.info("feed=%s parsed with a problem (%s); keeping %d entries", url, parsed.get("bozo_exception"),
                  len(parsed.entries))

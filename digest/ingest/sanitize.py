@@ -30,6 +30,7 @@ ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan", "scope"},
 }
+GENERIC_ATTRIBUTES = frozenset({"lang", "title"})  # allowed on every allowed tag
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Removed with everything inside them (the rest of the disallowed tags keep their text).
 DROP_WITH_CONTENT = frozenset({
@@ -67,7 +68,7 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
         fragment,
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROP_WITH_CONTENT),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attributes={"*": set(GENERIC_ATTRIBUTES), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}},
         attribute_filter=resolver,
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
