@@ -274,18 +274,27 @@ def test_width_toggle_changes_the_rendered_email_width(server, driver):
 
 
 @pytest.mark.browser
-def test_dark_background_check_puts_the_email_on_a_dark_page(server, driver):
+def test_dark_mode_check_darkens_the_page_and_applies_the_emails_dark_styles(server, driver):
     open_page(driver, server.url + "draft")
-    background = "return getComputedStyle(document.getElementById('stage')).backgroundColor"
-    assert driver.execute_script(background) == "rgb(209, 213, 219)"
-    by_id(driver, "dark-background").click()
-    assert driver.execute_script(background) == "rgb(18, 18, 18)"
+    wait_for(driver, lambda d: "Good morning" in frame_text(d), "the email did not show")
+    stage = "return getComputedStyle(document.getElementById('stage')).backgroundColor"
+    email = ("var w = document.getElementById('email-frame').contentWindow;"
+             "return [w.matchMedia('(prefers-color-scheme: dark)').matches, w.getComputedStyle(w.document.body).backgroundColor]")
+    assert driver.execute_script(stage) == "rgb(209, 213, 219)"
+    is_dark, light_background = driver.execute_script(email)
+    assert is_dark is False
+    by_id(driver, "dark-mode").click()
+    assert driver.execute_script(stage) == "rgb(18, 18, 18)"
+    is_dark, dark_background = driver.execute_script(email)
+    assert is_dark is True
+    assert dark_background != light_background  # the template's prefers-color-scheme styles took effect
     by_id(driver, "dark-invert").click()
     assert "invert(1)" in driver.execute_script(
         "return getComputedStyle(document.getElementById('email-frame')).filter")
-    by_id(driver, "dark-background").click()
+    by_id(driver, "dark-mode").click()
     by_id(driver, "dark-invert").click()
-    assert driver.execute_script(background) == "rgb(209, 213, 219)"
+    assert driver.execute_script(stage) == "rgb(209, 213, 219)"
+    assert driver.execute_script(email) == [False, light_background]
 
 
 @pytest.mark.browser
@@ -532,7 +541,8 @@ def test_send_a_test_writes_the_draft_to_the_outbox(server, driver, project):
     form = by_id(driver, "send-test")
     form.find_element(By.NAME, "address").send_keys("editor@example.com")
     form.find_element(By.TAG_NAME, "button").click()
-    assert by_id(driver, "sent-notice").text == "Test sent to editor@example.com."
+    notice = wait_for(driver, lambda d: d.find_elements("id", "sent-notice"), "no notice after sending")[0]
+    assert notice.text == "Test sent to editor@example.com."
     (message,) = [p.read_text(encoding="utf-8") for p in outbox.rglob("*.eml")]
     assert "To: editor@example.com" in message
     assert "Subject: [TEST] " in message

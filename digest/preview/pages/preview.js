@@ -44,7 +44,11 @@
     button.addEventListener("click", function () { set(button.getAttribute("aria-pressed") !== "true"); });
     set(store.getItem(key) === "1");
   }
-  toggle("dark-background", "digest-preview-dark", function (on) { stage.classList.toggle("dark", on); });
+  // An iframe's color-scheme is what its document sees as prefers-color-scheme: the email's dark styles apply.
+  toggle("dark-mode", "digest-preview-dark", function (on) {
+    stage.classList.toggle("dark", on);
+    frame.style.colorScheme = on ? "dark" : "light";
+  });
   toggle("dark-invert", "digest-preview-invert", function (on) { frame.classList.toggle("inverted", on); });
 
   var saved = store.getItem("digest-preview-width");
