@@ -296,7 +296,7 @@ def run(
         stages.begin("send")
         report = send(config, conn, issue_key=key, stop=stop, on_progress=on_progress)
         stages.end(_report_counts(report))
-        if stop is not None and stop.is_set():
+        if report.stopped:
             outcome, reason = RUN_INTERRUPTED, "stopped while sending; the next run sends to those left"
             finish(None, reason)
         else:

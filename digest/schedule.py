@@ -241,6 +241,7 @@ class DigestScheduler:
     def start(self) -> None:
         """Start the jobs; a job kept in the store keeps its next run time (a missed run is replayed)."""
         _SERVICES[self.id] = self
+        storage.connect(self.config.db_path).close()  # create and migrate the file the job store shares
         self.scheduler.start(paused=True)
         trigger = make_trigger(self.config)
         job = self.scheduler.get_job(ISSUE_JOB_ID)
