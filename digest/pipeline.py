@@ -105,10 +105,15 @@ def collect_stories(config: Config, conn: storage.Connection, now: datetime) -> 
     return group_stories(articles, config.dedup, past_stories(conn, before_key=issue_key(config, now)))
 
 
-def build(config: Config, conn: storage.Connection, *, now: datetime | None = None) -> BuildResult:
-    """dedup -> summarize -> rank -> render -> write out/<date>/, for the issue of `now`'s date."""
+def build(config: Config, conn: storage.Connection, *, now: datetime | None = None,
+          rendered: RenderedIssue | None = None) -> BuildResult:
+    """dedup -> summarize -> rank -> render -> write out/<date>/, for the issue of `now`'s date.
+
+    `rendered`: an issue already drafted (run() drafts first, to skip a slot with too little news
+    before anything is recorded as told).
+    """
     now = now or datetime.now(timezone.utc)
-    rendered = draft(config, conn, now=now)
+    rendered = rendered or draft(config, conn, now=now)
     issue = rendered.issue
     folder = write_issue(rendered, config.output_dir)
     issue_store.save_issue(conn, issue, folder)
@@ -276,11 +281,13 @@ def run(
                 return RunResult(key, outcome, reason, run_id, tuple(stages.stages))
 
             stages.begin("build")
-            built = build(config, conn, now=slot_time)
-            issue = built.rendered.issue
+            drafted = draft(config, conn, now=slot_time)
+            issue = drafted.issue
             fresh = len(issue.stories) + len(issue.quick_hits)
-            stages.end({"stories": len(issue.stories), "quick_hits": len(issue.quick_hits), "new_stories": fresh})
             minimum = config.schedule.min_new_stories
+            if fresh >= minimum:  # only a built issue counts as told (dedup's memory): build it only to send it
+                build(config, conn, now=slot_time, rendered=drafted)
+            stages.end({"stories": len(issue.stories), "quick_hits": len(issue.quick_hits), "new_stories": fresh})
             if fresh < minimum:
                 outcome = RUN_SKIPPED
                 reason = f"{fresh} new stories, fewer than [schedule].min_new_stories = {minimum}; nothing sent"

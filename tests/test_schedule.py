@@ -186,6 +186,10 @@ def test_too_little_news_skips_the_slot_with_the_reason(sched_config):
     assert [s.name for s in result.stages] == ["ingest", "build"]
     assert run_store.slot(conn, "2025-01-29").status == "skipped"
     assert delivered(config) == {}
+    # What a skipped slot held was never told: it still counts as new the next day.
+    add_news(conn, datetime(2025, 1, 30, 5, tzinfo=UTC), 3, "busier")
+    assert pipeline.run(config, conn, now=datetime(2025, 1, 30, 5, tzinfo=UTC)).stage("build").counts == {
+        "stories": 5, "quick_hits": 0, "new_stories": 5}
 
 
 def test_stop_while_sending_finishes_the_message_in_flight_and_the_next_run_sends_the_rest(make_config):
@@ -404,4 +408,5 @@ def test_status_shows_next_run_last_runs_failing_feeds_and_deliveries(sched_conf
     run_line = next(line for line in lines if " 2025-01-29 " in line and " manual " in line)
     assert " sent " in run_line and "ingest" in run_line and "send" in run_line
     assert "  Flaky Wire  last fetch 2025-01-29 07:00  HTTP 503 Service Unavailable" in lines
-    assert any(line.startswith("  2025-01-29  ") for line in lines[lines.index("Deliveries (latest send of each issue):"):])
+    deliveries = lines[lines.index("Deliveries:"):]
+    assert deliveries[1:3] == ["  subscribers: 1 active, 0 unsubscribed, 0 bounced", "  2025-01-29  sent     1 sent"]

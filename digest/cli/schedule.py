@@ -15,6 +15,8 @@ from .. import pipeline, schedule
 from ..errors import DigestError
 from ..storage import articles as article_store
 from ..storage import runs as run_store
+from ..storage import sendlog
+from ..storage import subscribers as subscriber_store
 from . import main
 from .context import AppContext, pass_app
 
@@ -157,14 +159,10 @@ def status_command(app: AppContext, limit: int) -> None:
     if not failing:
         click.echo("  none")
 
-    click.echo("\nDeliveries (latest send of each issue):")
-    shown = set()
-    for r in runs:
-        send = next((s for s in r.stages if s["name"] == "send"), None)
-        if send is None or r.slot_key in shown:
-            continue
-        shown.add(r.slot_key)
-        counts = " ".join(f"{k}={v}" for k, v in send["counts"].items())
-        click.echo(f"  {r.slot_key}  {counts or 'no counts'}" + ("" if send["ok"] else f"  FAILED: {send['error']}"))
-    if not shown:
-        click.echo("  none yet")
+    click.echo("\nDeliveries:")
+    subscribers = subscriber_store.count_by_status(conn)
+    click.echo("  subscribers: " + ", ".join(f"{n} {status}" for status, n in subscribers.items()))
+    for slot in run_store.recent_slots(conn, limit):
+        counts = sendlog.counts(conn, slot.key)
+        sent = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing sent"
+        click.echo(f"  {slot.key}  {slot.status:<8} {sent}" + (f"  ({slot.reason})" if slot.reason else ""))
