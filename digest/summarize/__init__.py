@@ -11,7 +11,7 @@ How a key point is chosen
    alone, otherwise refused.
 2. **Base score** of a sentence (each term in 0..1)::
 
-       base = 0.40 * central + 0.30 * concrete + 0.30 * lead   (x penalties)
+       base = 0.35 * central + 0.35 * concrete + 0.30 * lead   (x penalties)
 
    - *central*: sum over its content words of how widely the story uses them
      (0.7 x share of the other articles using the word + 0.3 x its repetition),
@@ -22,12 +22,14 @@ How a key point is chosen
      its fourth 0.5, its tenth 0.25.
    - penalties: x0.7 when mostly a quotation, x0.85 for hedging ("may",
      "could") without a figure, x0.8 with neither a number nor a name.
-3. **Facts across outlets.** The 80 best sentences are grouped greedily: two
-   sentences are one fact when their content-word Dice overlap is >= 0.5, or
-   when they share a named entity and a significant number within 12 %
-   ("$5.6 million" = "$6M", "17%" = "nearly 17 percent"). A fact's score is
-   the best member's base x (1 + 0.6 x log2(independent outlets)), so a fact
-   three outlets report scores ~1.95x the same sentence from one outlet.
+3. **Facts across outlets.** The best sentences (10 per article, 30 to 60)
+   are grouped greedily: two sentences are one fact when their content-word
+   Dice overlap is >= 0.5, or when they name a shared company or person and
+   carry the same number within 12 % ("$5.6 million" = "$6M", "17%" =
+   "nearly 17 percent"); a common number ("3%") needs a Dice overlap of 0.3
+   too. A fact's score is the best member's base x (1 + 0.6 x log2(independent
+   outlets)), so a fact three outlets report scores ~1.95x the same sentence
+   from one outlet.
 4. **Selection.** The Rundown is the best-scored fact found in the first
    three sentences of an article (the lead), plus the next sentence when it
    is short. The details are picked by MMR (0.7 x score - 0.3 x similarity
@@ -53,18 +55,27 @@ from dataclasses import replace
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
 from . import facts
-from .cleaning import _BOILERPLATE, strip_dateline, word_count
-from .scoring import DUPLICATE_AT, Candidate, Fact, cluster_facts, consequence_strength, extract_candidates, is_consequence, score_candidates, select_mmr
+from .cleaning import has_boilerplate, strip_dateline, word_count
+from .scoring import (
+    DUPLICATE_AT,
+    Candidate,
+    Fact,
+    cluster_facts,
+    consequence_strength,
+    extract_candidates,
+    is_consequence,
+    score_candidates,
+    select_mmr,
+)
 
 __all__ = ["summarize_story", "trim_summary"]
 
 log = logging.getLogger(__name__)
 
 RUNDOWN_POSITIONS = 3  # The Rundown comes from an article's first three sentences
+RUNDOWN_OTHER_ARTICLE = 0.85  # weight of a lead from any article but the first
 RUNDOWN_SECOND_BELOW = 22  # a shorter first Rundown sentence gets its article's next sentence too
 KICKER_NAMES = 3
-# A capitalised word inside a sentence (after a lower-case word or a comma), or a camel-cased one anywhere.
-_NAME = re.compile(r"(?:(?<=[a-z0-9,;’'] )|(?<=\b)(?=[A-Z][a-z]+[A-Z]))([A-Z][A-Za-z’'&-]*[A-Za-z])")
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,40}$")
 
 
@@ -111,7 +122,7 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
         rundown=rundown,
         details=details,
         why_it_matters=why,
-        kicker=_kicker(story),
+        kicker=_kicker(story, cands),
     )
 
 
@@ -120,7 +131,8 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
     for f in clusters:
         for m in f.members:
             if m.position < RUNDOWN_POSITIONS:
-                value = f.score * (1.0 - 0.15 * m.position)
+                # the first article is the best one (dedup orders them): its lead is the natural Rundown
+                value = f.score * (1.0 - 0.15 * m.position) * (1.0 if m.article_index == 0 else RUNDOWN_OTHER_ARTICLE)
                 if best is None or value > best[0]:
                     best = (value, f, m)
     if best is None:
@@ -138,12 +150,12 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
 def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:
     best: tuple[float, str] | None = None
     for c in cands:
-        if not c.point or not is_consequence(c.point) or c.quote_share > 0.4:
+        if not c.point or not is_consequence(c) or c.quote_share > 0.4:
             continue
         overlap = max((f.similarity(c) if isinstance(f, Fact) else f.similarity(c) for f in chosen), default=0.0)
         if overlap >= DUPLICATE_AT:
             continue
-        value = 0.4 * c.central + 0.4 * consequence_strength(c.point) + 0.2 * min(1.0, len(c.entities) / 2) - 0.3 * overlap
+        value = 0.4 * c.central + 0.4 * consequence_strength(c) + 0.2 * min(1.0, len(c.entities) / 2) - 0.3 * overlap
         if best is None or value > best[0]:
             best = (value, c.point)
     return best[1] if best else None
@@ -157,7 +169,7 @@ def _headline(story: Story, cands: list[Candidate]) -> str:
     for i, raw in enumerate(options):
         title = _TITLE_SUFFIX.sub("", strip_dateline(raw or "")).strip()
         n = word_count(title)
-        if not 4 <= n <= 18 or title.endswith(":") or _BOILERPLATE.search(title):
+        if not 4 <= n <= 18 or title.endswith(":") or has_boilerplate(title):
             continue
         stems = facts.content_stems(facts.words(title))
         coverage = sum(min(vocabulary[w], 5) for w in stems) / (5 * max(len(stems), 1))
@@ -169,29 +181,22 @@ def _headline(story: Story, cands: list[Candidate]) -> str:
     return story.headline or (story.articles[0].title if story.articles else "")
 
 
-def _kicker(story: Story) -> str:
+def _kicker(story: Story, cands: list[Candidate]) -> str:
     """The names most outlets mention (companies, people), or the outlets when none stand out."""
-    spread: Counter[str] = Counter()
+    spread: dict[str, set[int]] = {}
     count: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = {}
-    for article in story.articles:
-        seen = set()
-        for m in _NAME.finditer(article.text):
-            bare = re.sub(r"['’]s$", "", m.group(1)).rstrip(".")
-            low = bare.lower()
-            if len(bare) < 3 or any(ch.isdigit() for ch in bare) or bare.isupper() or not bare[0].isupper():
-                continue
-            if low in facts.NOT_ENTITIES or low in facts.STOPWORDS:
-                continue
+    for c in cands:
+        for name in c.names:
+            low = name.lower()
             count[low] += 1
-            surface.setdefault(low, Counter())[bare] += 1
-            seen.add(low)
-        spread.update(seen)
+            spread.setdefault(low, set()).add(c.article_index)
+            surface.setdefault(low, Counter())[name] += 1
     needed = 2 if len(story.articles) > 1 else 1
-    names = [w for w, _ in sorted(count.items(), key=lambda kv: (-spread[kv[0]], -kv[1], kv[0]))
-             if spread[w] >= needed and count[w] >= 2][:KICKER_NAMES]
-    if names:
-        return " · ".join(surface[w].most_common(1)[0][0] for w in names)
+    ranked = sorted(count, key=lambda w: (-len(spread[w]), -count[w], w))
+    chosen = [w for w in ranked if len(spread[w]) >= needed and count[w] >= 2][:KICKER_NAMES]
+    if chosen:
+        return " · ".join(surface[w].most_common(1)[0][0] for w in chosen)
     return " · ".join(dict.fromkeys(a.source for a in story.articles))
 
 

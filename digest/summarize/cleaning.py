@@ -13,16 +13,61 @@ from __future__ import annotations
 
 import re
 
-_BOILERPLATE = re.compile(
-    r"subscribe|sign(?:ing)? up\b|newsletter|share on\b|share this|follow us|read online|view (?:it )?in (?:your )?browser"
-    r"|read more\b|click here|advertisement\b|sponsored (?:by|content)|^sponsored\b|in partnership with|powered by|terms of (?:service|use)"
-    r"|privacy policy|all rights reserved|©|\bcopyright\b|email preferences|by submitting|enter your|cookie (?:policy|settings)|use cookies"
-    r"|log in to|download (?:the|our) app|support (?:us\b|our (?:work|journalism))|thank you for (?:your support|reading)"
-    r"|https?://|www\.|\w\.(?:com|org|net|io)/|explore our topics|show your support|related articles?:|see also:"
-    r"|photo(?:graph)?:|image:|getty images|\(ap photo|forwarded this|update your|manage your"
-    r"|this (?:email|message) was sent|unsubscribe|@\w+\.\w+",
-    re.IGNORECASE,
-)
+# Boilerplate, keyed by the word that gives it away: None when the word alone is enough, else a pattern
+# that must match too ("read" alone is news; "read more" is furniture). Tested on lower case.
+_FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
+    word: (re.compile(pattern) if pattern else None)
+    for words, pattern in [
+        ("subscribe unsubscribe newsletter newsletters advertisement copyright getty", None),
+        ("sign signing", r"\bsign(?:ing)? up\b"),
+        ("share", r"\bshare (?:on|this|via)\b"),
+        ("follow", r"\bfollow us\b"),
+        ("read", r"\bread (?:online|more)\b"),
+        ("browser", r"view (?:it )?in (?:your )?browser"),
+        ("click", r"click here"),
+        ("sponsored", r"sponsored (?:by|content)|^sponsored\b"),
+        ("partnership", r"in partnership with"),
+        ("powered", r"powered by"),
+        ("terms", r"terms of (?:service|use)"),
+        ("privacy", r"privacy policy"),
+        ("rights", r"all rights reserved"),
+        ("preferences", r"email preferences"),
+        ("submitting", r"by submitting"),
+        ("enter", r"enter your"),
+        ("cookie cookies", r"cookie (?:policy|settings)|use cookies"),
+        ("log", r"\blog in to"),
+        ("download", r"download (?:the|our) app"),
+        ("support", r"support (?:us\b|our (?:work|journalism))|show your support"),
+        ("thank", r"thank you for (?:your support|reading)"),
+        ("explore", r"explore our topics"),
+        ("related", r"related articles?:"),
+        ("see", r"see also:"),
+        ("photo photograph", r"photo(?:graph)?:|\(ap photo"),
+        ("image", r"image:"),
+        ("forwarded", r"forwarded this"),
+        ("update", r"update your"),
+        ("manage", r"manage your"),
+        ("sent", r"this (?:email|message) was sent"),
+    ]
+    for word in words.split()
+}
+_FURNITURE_MARKS = ("©", "http://", "https://", "www.", ".com/", ".org/", ".net/", ".io/")
+_EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
+_LOWER_WORD = re.compile(r"[a-z]+")
+
+
+def has_boilerplate(text: str) -> bool:
+    """Subscribe prompts, share links, ads, "Read online", credits, URLs and the like, anywhere in `text`."""
+    low = text.lower()
+    if any(mark in low for mark in _FURNITURE_MARKS) or ("@" in low and _EMAIL_ADDRESS.search(low)):
+        return True
+    for word in _FURNITURE_WORDS.keys() & set(_LOWER_WORD.findall(low)):
+        pattern = _FURNITURE_WORDS[word]
+        if pattern is None or pattern.search(low):
+            return True
+    return False
+
+
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE_ONLY = re.compile(
     rf"^\W*(?:date|updated|published|posted)?:?\s*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?"
@@ -57,8 +102,11 @@ _PRONOUN_ATTRIBUTION = re.compile(
     r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(?:I|we|We|us|our|Our|my|My|I'm|we're|We're|let me|you|You|your|Your)\b")
-_TERMINAL = re.compile(r"[.!?…][\"”’')\]]*$")
+_FIRST_PERSON = frozenset("I we We us our Our my My I'm we're We're you You your Your".split())
+_PLAIN_WORD = re.compile(r"[A-Za-z']+")
+QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
+_NAMED_SPEAKER = re.compile(r"[”\"]\s*,?\s*[A-Z][\w.]+")
+_CLOSERS = "\"”’')]"
 # Throat-clearing that delays the news: "In a development that has caught the attention of the AI industry, ..."
 _THROAT_CLEARING = re.compile(
     r"^In an? (?:development|move|sign|twist|blow|boost|surprise|turn of events|surprising move)\b[^,“\"]{0,90},\s+(?=\S)")
@@ -69,20 +117,27 @@ _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|alt
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
     bare = _BULLET.sub("", line).strip()
-    return bool(_DATE_ONLY.match(bare) or _BYLINE.match(bare) or _BOILERPLATE.search(bare))
+    return bool(_DATE_ONLY.match(bare) or _BYLINE.match(bare) or has_boilerplate(bare))
 
 
 def is_heading(line: str) -> bool:
     """A section heading, a title or a dek: short and unpunctuated, or in Title Case."""
     bare = _BULLET.sub("", line).strip()
-    tokens = bare.split()
     if bare.endswith(":"):
         return True
-    if not _TERMINAL.search(bare):
+    tokens = bare.split()
+    if not ends_sentence(bare):
         return len(tokens) < 25
+    if len(tokens) > 30:
+        return False  # a paragraph, not a dek
     long_words = [t for t in tokens if len(t) > 3]
     capitalised = [t for t in long_words if t[0].isupper()]
     return len(long_words) >= 4 and len(capitalised) >= 0.7 * len(long_words)
+
+
+def ends_sentence(text: str) -> bool:
+    """Ends in . ! ? or … (before any closing quote or bracket)."""
+    return text.rstrip(_CLOSERS)[-1:] in (".", "!", "?", "…")
 
 
 def strip_dateline(text: str) -> str:
@@ -110,11 +165,15 @@ def _shorten(text: str, max_words: int) -> str | None:
     return None
 
 
-def clean_sentence(sentence: str, max_words: int) -> str | None:
-    """The sentence made to stand alone as a key point, or None when it cannot be."""
+def clean_sentence(sentence: str, max_words: int, *, screened: bool = False) -> str | None:
+    """The sentence made to stand alone as a key point, or None when it cannot be.
+
+    `screened`: the caller already checked it for boilerplate (body_sentences does).
+    """
     s = _BULLET.sub("", strip_dateline(sentence)).strip()
-    s = _PARENTHETICAL_REF.sub("", s)
-    if not s or _BOILERPLATE.search(s) or _DATE_ONLY.match(s):
+    if "(" in s:
+        s = _PARENTHETICAL_REF.sub("", s)
+    if not s or (not screened and has_boilerplate(s)) or _DATE_ONLY.match(s):
         return None
     s = _THROAT_CLEARING.sub("", s)
     lead_in = _LEAD_IN.match(s)
@@ -127,15 +186,15 @@ def clean_sentence(sentence: str, max_words: int) -> str | None:
         s = s2[:1].upper() + s2[1:]  # "However, the company ..." -> "The company ..."
     if not s or not (s[0].isupper() or s[0].isdigit() or s[0] in "$“\"€£"):
         return None  # starts mid-sentence: a split error or a fragment
-    if not _TERMINAL.search(s) or s.rstrip("”\"’')").endswith(("?", ":")):
+    if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
         return None
     first = s.split()[0].lower().strip("“\"‘'(,")
     if first in _LEANING_START or not _balanced_quotes(s) or _PRONOUN_ATTRIBUTION.search(s):
         return None
-    if s[0] in "“\"" and not re.search(r"[”\"]\s*,?\s*[A-Z][\w.]+", s):
+    if s[0] in "“\"" and not _NAMED_SPEAKER.search(s):
         return None  # a quote with no named speaker after it
-    outside_quotes = re.sub(r"“[^”]*”|\"[^\"]*\"", "", s)
-    if _FIRST_PERSON.search(outside_quotes):
+    outside_quotes = QUOTED.sub("", s) if ("“" in s or '"' in s) else s
+    if not _FIRST_PERSON.isdisjoint(_PLAIN_WORD.findall(outside_quotes)):
         return None
     n = word_count(s)
     if n < 6:

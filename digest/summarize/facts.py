@@ -49,11 +49,13 @@ _NUMBER = re.compile(
     r"\s?(?P<pct>%|percent\b|per cent\b)?(?![A-Za-z\d])",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
 _MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _MONTH_BEFORE = re.compile(rf"{_MONTH_NAME}\s+$", re.IGNORECASE)
 _MONTH_AFTER = re.compile(rf"\s+{_MONTH_NAME}\b", re.IGNORECASE)
 # Relative tolerance for "the same number" across outlets: $5.6 million vs $6M, $593bn vs $600bn.
 NUMBER_TOLERANCE = 0.12
+WEAK_NUMBER_DICE = 0.3
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class Quantity:
         return high == 0 or abs(self.value - other.value) / high <= NUMBER_TOLERANCE
 
     @property
+    def is_distinctive(self) -> bool:
+        """Rare enough that two outlets citing it about one company are citing one fact ($5.6M, 17%, 2,000)."""
+        return self.kind == "money" or (self.kind == "percent" and self.value >= 10) or (
+            self.kind == "count" and self.value >= 100)
+
+    @property
     def is_significant(self) -> bool:
         """Money, percentages and counts of ten or more identify a fact; "2" or a year alone do not."""
         return self.kind in ("money", "percent") or (self.kind == "count" and self.value >= 10)
@@ -75,6 +83,8 @@ class Quantity:
 
 def quantities(text: str) -> tuple[Quantity, ...]:
     """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
+    if not _DIGIT.search(text):
+        return ()
     found = []
     for m in _NUMBER.finditer(text):
         raw = m.group("num").replace(",", "")
@@ -99,8 +109,21 @@ def quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
+_STEMS: dict[str, str] = {}  # memo: news vocabulary is small and repeats across stories
+_STEMS_MAX = 200_000
+
+
 def stem(word: str) -> str:
     """A crude, fast stem: lower case, no possessive, no plural or common verb ending."""
+    found = _STEMS.get(word)
+    if found is None:
+        found = _stem(word)
+        if len(_STEMS) < _STEMS_MAX:
+            _STEMS[word] = found
+    return found
+
+
+def _stem(word: str) -> str:
     w = _POSSESSIVE.sub("", word.lower()).rstrip(".")
     if len(w) > 5 and w.endswith("ies"):
         return w[:-3] + "y"
@@ -124,30 +147,78 @@ def content_stems(tokens: list[str]) -> frozenset[str]:
 def entities(tokens: list[str]) -> frozenset[str]:
     """Capitalised names, lower-cased: DeepSeek, Nvidia, Liang (stop words and generic capitals left out)."""
     found = set()
-    for i, t in enumerate(tokens):
-        bare = _POSSESSIVE.sub("", t).rstrip(".")
-        low = bare.lower()
-        if len(bare) < 2 or low in NOT_ENTITIES or low in STOPWORDS:
-            continue
-        if bare[0].isupper():
-            found.add(low)  # a sentence-initial common word rarely matches a name elsewhere
+    for t in tokens:
+        if t[0].isupper() and len(t) > 1:
+            low = t.lower()
+            if low[-2:] in ("'s", "’s"):
+                low = low[:-2]
+            low = low.rstrip(".")
+            if len(low) > 1 and low not in NOT_ENTITIES and low not in STOPWORDS:
+                found.add(low)
     return frozenset(found)
 
 
-def shares_quantity(a: tuple[Quantity, ...], b: tuple[Quantity, ...]) -> bool:
-    return any(x.is_significant and x.matches(y) for x in a for y in b)
+def names(tokens: list[str]) -> tuple[str, ...]:
+    """Capitalised words after the first, as written, without digits: the companies and people in a sentence."""
+    out = []
+    for t in tokens[1:]:
+        if t[0].isupper() and len(t) > 2 and not t.isupper() and not any(ch.isdigit() for ch in t):
+            bare = _POSSESSIVE.sub("", t).rstrip(".")
+            low = bare.lower()
+            if low not in NOT_ENTITIES and low not in STOPWORDS:
+                out.append(bare)
+    return tuple(out)
+
+
+def shared_quantity(a: tuple[Quantity, ...], b: tuple[Quantity, ...]) -> Quantity | None:
+    return next((x for x in a if x.is_significant for y in b if x.matches(y)), None)
 
 
 def similarity(words_a: frozenset[str], nums_a: tuple[Quantity, ...], ents_a: frozenset[str],
                words_b: frozenset[str], nums_b: tuple[Quantity, ...], ents_b: frozenset[str]) -> float:
     """0..1: how far two sentences state the same fact.
 
-    Dice overlap of content stems, raised when both carry the same significant
-    number (within NUMBER_TOLERANCE) about a shared named entity: that is one
-    fact told in two wordings.
+    Dice overlap of content stems, raised to at least 0.6 when both carry the
+    same number (within NUMBER_TOLERANCE) about a shared named entity: that is
+    one fact told in two wordings. A distinctive number (money, 10 % or more,
+    100 or more) is enough; a common one needs a Dice overlap of 0.3 too.
     """
     total = len(words_a) + len(words_b)
     dice = 2 * len(words_a & words_b) / total if total else 0.0
-    if ents_a & ents_b and shares_quantity(nums_a, nums_b):
-        return max(dice, 0.6 + 0.4 * dice)
+    if nums_a and nums_b and ents_a & ents_b:
+        shared = shared_quantity(nums_a, nums_b)
+        # a common figure ("3%", "12") needs some shared wording too before it marks one fact
+        if shared is not None and (shared.is_distinctive or dice >= WEAK_NUMBER_DICE):
+            return max(dice, 0.6 + 0.4 * dice)
     return dice
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Everything the scorer compares about one sentence, computed in one pass over its words."""
+
+    vocabulary: frozenset[str]  # lower-cased words
+    stems: frozenset[str]  # content stems (no stop words)
+    entities: frozenset[str]  # lower-cased names, sentence-initial ones included
+    names: tuple[str, ...]  # names after the first word, as written, without digits
+    numbers: tuple[Quantity, ...]
+
+
+def sentence_keys(text: str) -> Keys:
+    tokens = _WORD.findall(text)
+    vocabulary = frozenset(map(str.lower, tokens))
+    memo = _STEMS
+    stems = {memo.get(w) or stem(w) for w in vocabulary.difference(STOPWORDS) if len(w) > 1}
+    stems.difference_update(STOPWORDS)  # "it's" -> "it"
+    ents, names_ = set(), []
+    for i, t in enumerate(tokens):
+        if not t[0].isupper():
+            continue
+        low = t.lower()
+        bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
+        if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
+            continue
+        ents.add(bare)
+        if i and len(bare) > 2 and not t.isupper() and not any(ch.isdigit() for ch in t):
+            names_.append(_POSSESSIVE.sub("", t).rstrip("."))
+    return Keys(vocabulary, frozenset(stems), frozenset(ents), tuple(names_), quantities(text))

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from ..models import Article
 from . import facts
-from .cleaning import clean_sentence, word_count
+from .cleaning import QUOTED, clean_sentence, word_count
 from .sentences import body_sentences
 
-W_CENTRAL = 0.40  # shares the story's vocabulary (words several outlets use)
-W_CONCRETE = 0.30  # numbers, money, dates, named companies and people
+W_CENTRAL = 0.35  # shares the story's vocabulary (words several outlets use)
+W_CONCRETE = 0.35  # numbers, money, dates, named companies and people
 W_LEAD = 0.30  # early in its article
 LEAD_HALF_LIFE = 3  # sentence position at which the lead weight halves
 SUPPORT_GAIN = 0.6  # score x (1 + SUPPORT_GAIN * log2(independent outlets))
@@ -27,22 +27,27 @@ GENERIC_PENALTY = 0.8  # neither a number nor a name
 BACK_REFERENCE_PENALTY = 0.8  # "The impact was ...", "The company said ...": reads better after its antecedent
 DUPLICATE_AT = 0.5  # facts.similarity at or above which two sentences are one fact
 MMR_LAMBDA = 0.7  # importance vs. novelty against points already chosen
-MAX_CLUSTERED = 80  # only the best candidates are clustered: keeps a story O(80^2)
+CLUSTERED_PER_ARTICLE = 10  # only the best candidates are grouped into facts: 10 per article,
+CLUSTERED_RANGE = (30, 60)  # at least 30 and at most 60, so a story costs O(60^2) comparisons at worst
 
-_HEDGE = re.compile(r"\b(?:may|might|could|perhaps|possibly|likely|suggests?|appears?|seems?)\b", re.I)
 _BACK_REFERENCE = re.compile(
     r"^The (?:impact|move|deal|news|decision|company|firm|startup|app|result|effect|development|announcement"
     r"|report|change|reason|outcome|same|latter|former|problem|issue)\b")
-_DATE_WORD = re.compile(
-    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|june|july"
-    r"|august|september|october|november|december|yesterday|last week|this week)\b", re.I)
-_MODAL = re.compile(r"\b(?:could|will|would|may|might|likely to|expected to|set to|poised to|stands to|threatens? to|is likely|are likely|highly likely)\b", re.I)
-_IMPACT = re.compile(
-    r"\b(?:reshape|shift|impact|pressure|competition|compet\w*|cost|price|pricing|market"
-    r"|industry|adoption|investment|invest\w*|regulat\w*|sanction\w*|benefit\w*|threat\w*|accelerat\w*|change"
-    r"|lead to|leading to|cheaper|jobs|consumers|customers|users|developers|economy|rules|policy|policies"
-    r"|transform\w*|landscape|global|worldwide|commodit\w*|strategies|development)",
-    re.I)
+# Keyword tests run on a sentence's lower-cased word set: much faster than IGNORECASE regexes.
+_HEDGE_WORDS = frozenset("may might could perhaps possibly likely suggest suggests appear appears seem seems".split())
+_DATE_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april june july august "
+    "september october november december yesterday".split())
+_MODAL_WORDS = frozenset("could will would may might".split())
+_MODAL_PHRASES = ("likely to", "expected to", "set to", "poised to", "stands to", "threaten", "is likely",
+                  "are likely", "highly likely")
+_IMPACT_WORDS = frozenset(
+    "reshape shift impact pressure cost costs price prices pricing market markets industry adoption change changes "
+    "cheaper jobs consumers customers users developers economy rules policy policies landscape global worldwide "
+    "strategies development".split())
+_IMPACT_PREFIXES = ("compet", "invest", "regulat", "sanction", "benefit", "threat", "accelerat", "transform",
+                    "commodit")
+_IMPACT_PHRASES = ("lead to", "leading to")
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Candidate:
     numbers: tuple[facts.Quantity, ...]
     entities: frozenset[str]
     quote_share: float
+    vocabulary: frozenset[str] = frozenset()  # lower-cased words, for keyword tests
+    names: tuple[str, ...] = ()  # capitalised words inside the sentence, as written (for the kicker)
     lead: float = 0.0
     central: float = 0.0
     concrete: float = 0.0
@@ -90,7 +97,15 @@ class Fact:
         return tuple(dict.fromkeys(m.article_id for m in ordered))
 
     def matches(self, cand: Candidate) -> bool:
-        return any(m.similarity(cand) >= DUPLICATE_AT for m in self.members)
+        words, size, ents = cand.words, len(cand.words), cand.entities
+        for m in self.members:
+            # cheap Dice first; the number-and-name test only when a name is shared
+            total = size + len(m.words)
+            if total and 2 * len(words & m.words) >= DUPLICATE_AT * total:
+                return True
+            if ents & m.entities and m.similarity(cand) >= DUPLICATE_AT:
+                return True
+        return False
 
     def similarity(self, other: Candidate | Fact) -> float:
         cand = other.rep if isinstance(other, Fact) else other
@@ -103,17 +118,17 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
     for k, article in enumerate(articles):
         pos = -1
         for raw in body_sentences(article.text):
-            long = clean_sentence(raw, max_words * 2)
+            long = clean_sentence(raw, max_words * 2, screened=True)
             if long is None:
                 continue
             pos += 1  # counted over usable sentences, so an ad block or a refused quote does not bury the lead
-            point = long if word_count(long) <= max_words else clean_sentence(raw, max_words)
-            tokens = facts.words(long)
-            quoted = sum(len(q) for q in re.findall(r"“[^”]*”|\"[^\"]*\"", long))
+            point = long if word_count(long) <= max_words else clean_sentence(raw, max_words, screened=True)
+            keys = facts.sentence_keys(long)
+            quoted = sum(len(q) for q in QUOTED.findall(long)) if "“" in long or '"' in long else 0
             out.append(Candidate(
                 article_index=k, article_id=article.id, source=article.source, position=pos,
-                point=point, long=long, words=facts.content_stems(tokens), numbers=facts.quantities(long),
-                entities=facts.entities(tokens), quote_share=quoted / max(1, len(long)),
+                point=point, long=long, words=keys.stems, numbers=keys.numbers, entities=keys.entities,
+                quote_share=quoted / max(1, len(long)), vocabulary=keys.vocabulary, names=keys.names,
             ))
     return out
 
@@ -142,12 +157,12 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
     for c in cands:
         c.central /= top
         significant = sum(1 for q in c.numbers if q.is_significant)
-        c.concrete = min(1.0, 0.3 * significant + 0.12 * len(c.entities) + (0.1 if _DATE_WORD.search(c.long) else 0))
+        c.concrete = min(1.0, 0.3 * significant + 0.12 * len(c.entities) + (0.1 if c.vocabulary & _DATE_WORDS else 0))
         c.lead = 1.0 / (1.0 + c.position / LEAD_HALF_LIFE)
         base = W_CENTRAL * c.central + W_CONCRETE * c.concrete + W_LEAD * c.lead
         if c.quote_share > 0.4:
             base *= QUOTE_PENALTY
-        if not significant and _HEDGE.search(c.long):
+        if not significant and c.vocabulary & _HEDGE_WORDS:
             base *= HEDGE_PENALTY
         if not c.numbers and not c.entities:
             base *= GENERIC_PENALTY
@@ -158,7 +173,10 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
 
 def cluster_facts(cands: list[Candidate]) -> list[Fact]:
     """Group candidates stating the same fact (greedy, best first); score each by base and outlet count."""
-    ranked = sorted(cands, key=lambda c: (-c.base, c.article_index, c.position))[:MAX_CLUSTERED]
+    articles = len({c.article_index for c in cands})
+    low, high = CLUSTERED_RANGE
+    ranked = sorted(cands, key=lambda c: (-c.base, c.article_index, c.position))[
+        : min(high, max(low, CLUSTERED_PER_ARTICLE * articles))]
     clusters: list[Fact] = []
     for c in ranked:
         homes = [f for f in clusters if f.matches(c)]
@@ -183,31 +201,41 @@ def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list
     top = max((f.score for f in pool), default=0.0) or 1.0
     picked: list[Fact] = []
     remaining = [f for f in pool if f.point]
+    # Highest similarity of each remaining fact to anything chosen so far, updated as points are picked.
+    overlap = {id(f): max((_similarity(c, f) for c in chosen), default=0.0) for f in remaining}
     while remaining and len(picked) < k:
-        best, best_value = None, -math.inf
-        for f in remaining:
-            overlap = max((f.similarity(c) if isinstance(c, Candidate) else c.similarity(f.rep)
-                           for c in [*chosen, *picked]), default=0.0)
-            value = MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap
-            if value > best_value:
-                best, best_value = f, value
+        best = max(remaining, key=lambda f: MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[id(f)])
         remaining.remove(best)
-        twin = next((p for p in picked if p.similarity(best.rep) >= DUPLICATE_AT), None)
-        if twin is not None:
-            twin.members.extend(best.members)
-            twin.sources |= best.sources
-            continue
-        if any(isinstance(c, Candidate) and c.similarity(best.rep) >= DUPLICATE_AT for c in chosen):
-            continue
+        if overlap[id(best)] >= DUPLICATE_AT:
+            twin = next((p for p in picked if p.similarity(best.rep) >= DUPLICATE_AT), None)
+            if twin is not None:
+                twin.members.extend(best.members)
+                twin.sources |= best.sources
+            continue  # a copy of a point already chosen (or of The Rundown)
         picked.append(best)
+        for f in remaining:
+            overlap[id(f)] = max(overlap[id(f)], best.similarity(f.rep))
     return picked
 
 
-def is_consequence(text: str) -> bool:
+def _similarity(chosen: Fact | Candidate, fact: Fact) -> float:
+    return fact.similarity(chosen) if isinstance(chosen, Candidate) else chosen.similarity(fact.rep)
+
+
+def _impacts(c: Candidate) -> set[str]:
+    found = {w[:6] for w in c.vocabulary if w in _IMPACT_WORDS or w.startswith(_IMPACT_PREFIXES)}
+    low = c.long.lower()
+    found.update(p for p in _IMPACT_PHRASES if p in low)
+    return found
+
+
+def is_consequence(c: Candidate) -> bool:
     """A sentence about what happens next: a modal or future verb and an effect on someone or something."""
-    return bool(_MODAL.search(text) and _IMPACT.search(text))
+    low = c.long.lower()
+    has_modal = bool(c.vocabulary & _MODAL_WORDS) or any(p in low for p in _MODAL_PHRASES)
+    return has_modal and bool(_impacts(c))
 
 
-def consequence_strength(text: str) -> float:
+def consequence_strength(c: Candidate) -> float:
     """0..1: how many distinct effects a sentence names (markets, costs, competition, users, policy ...)."""
-    return min(1.0, len({m.group(0).lower()[:6] for m in _IMPACT.finditer(text)}) / 3)
+    return min(1.0, len(_impacts(c)) / 3)

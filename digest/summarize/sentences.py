@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .cleaning import is_boilerplate_line, is_heading
+from .cleaning import has_boilerplate, is_boilerplate_line, is_heading
 
 _ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof sr jr st mt inc ltd co corp plc llc gov sen rep gen col lt sgt capt vs etc al approx
@@ -17,6 +17,7 @@ fig no nos vol est dept univ ave blvd jan feb mar apr jun jul aug sep sept oct n
 e.g i.e a.m p.m d.c n.y l.a
 """.split())
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9$€£])")
+FURNITURE_MAX_WORDS = 30  # a boilerplate line this short is dropped whole
 _LAST_TOKEN = re.compile(r"(\S+)$")
 
 
@@ -39,11 +40,17 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def body_sentences(text: str) -> list[str]:
-    """The sentences of an article's body, in order, skipping headings and boilerplate lines."""
+    """The sentences of an article's body, in order, skipping headings and boilerplate (screened here, once)."""
     out: list[str] = []
-    for line in re.split(r"\n+", text):
+    for line in text.splitlines():
         line = line.strip()
-        if not line or is_heading(line) or is_boilerplate_line(line):
+        if not line or is_heading(line):
+            continue
+        if is_boilerplate_line(line):
+            if len(line.split()) <= FURNITURE_MAX_WORDS:
+                continue  # a share bar, a byline, an ad line
+            # a real paragraph with a link or a prompt inside: keep its clean sentences
+            out.extend(s for s in split_sentences(line) if not has_boilerplate(s))
             continue
         out.extend(split_sentences(line))
     return out
