@@ -272,7 +272,7 @@ def test_temporary_redirect_is_followed_but_not_remembered(feed_server):
     ("/huge.xml", "response over the 200000-byte limit (cut off)"),
     ("/huge-declared.xml", "response of 50000000 bytes is over the 200000-byte limit"),
     ("/loop.xml", "more than 5 redirects"),
-    ("/html.xml", "malformed feed"),
+    ("/html.xml", "not an RSS or Atom feed"),
 ])
 def test_broken_feed_is_recorded_with_a_one_line_error(feed_server, path, problem):
     old = FeedState(source=path, url=feed_server.url(path), etag='"old"', last_modified=LAST_MODIFIED, item_count=4)

@@ -197,20 +197,41 @@ def normalize_line(line: str) -> str:
 
 
 def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+    return len(text.split())
+
+
+def _bucket_patterns(rules: list[tuple[re.Pattern[str], int]]) -> list[tuple[int, re.Pattern[str]]]:
+    """One alternation per word limit, longest limit first: a line is tried only against the buckets it fits."""
+    by_limit: dict[int, list[str]] = {}
+    for pattern, limit in rules:
+        by_limit.setdefault(limit, []).append(f"(?:{pattern.pattern})")
+    return [(limit, re.compile("|".join(parts), re.I)) for limit, parts in sorted(by_limit.items(), reverse=True)]
+
+
+_BOILERPLATE_BUCKETS = _bucket_patterns(_BOILERPLATE)
+_MAX_BOILERPLATE_WORDS = _BOILERPLATE_BUCKETS[0][0]
+_MAX_META_WORDS = 20
 
 
 def is_boilerplate(line: str) -> bool:
     """A share link, subscribe prompt, ad label, navigation, footer, address, credit or a bare URL."""
     line = normalize_line(line)
-    if not line:
+    return bool(line) and _is_boilerplate(line, word_count(line))
+
+
+def _is_boilerplate(line: str, words: int) -> bool:
+    if words > _MAX_BOILERPLATE_WORDS:
         return False
-    words = word_count(line)
     if _BARE_URL.match(line) or _READING_TIME.match(line):
         return True
     if words <= 25 and _ADDRESS.match(line):
         return True
-    return any(words <= limit and pattern.match(line) for pattern, limit in _BOILERPLATE)
+    for limit, pattern in _BOILERPLATE_BUCKETS:
+        if words > limit:
+            break
+        if pattern.match(line):
+            return True
+    return False
 
 
 def _meta_parts(line: str) -> list[str]:
@@ -450,7 +471,10 @@ def clean_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     drop = [False] * len(spaced)
     _mark_ad_blocks(spaced, drop)
     for i, line in enumerate(spaced):
-        if line and not drop[i] and (is_boilerplate(line) or read_meta_line(line)[0]):
+        if not line or drop[i]:
+            continue
+        words = word_count(line)
+        if _is_boilerplate(line, words) or (words <= _MAX_META_WORDS and read_meta_line(line)[0]):
             drop[i] = True
     _mark_footer_tail(spaced, drop)
     return _paragraphs(spaced, drop, drop_headings=False)

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from datetime import datetime, timezone
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -54,7 +55,9 @@ def parse_feed(
     """Every entry of a feed document as an Article; raises FetchError when nothing usable is in it."""
     if not content.strip():
         raise FetchError(f"{url}: empty feed")
-    headers = {"content-location": url}
+    # No content-location: given a base URI, feedparser resolves every element against it, a sixth of its time.
+    # Item links are resolved against the feed URL below instead (xml:base on a feed is rare).
+    headers: dict[str, str] = {}
     if content_type:
         headers["content-type"] = f"{content_type}; charset={charset}" if charset else content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
@@ -85,7 +88,9 @@ def _unique(articles: list[Article]) -> list[Article]:
 
 def entry_article(entry: feedparser.FeedParserDict, *, feed_url: str, source: str, now: datetime) -> Article:
     """One feed entry as an Article: canonical link, stable id, sanitized HTML and plain text."""
-    link = entry.get("link") or ""
+    link = str(entry.get("link") or "").strip()
+    if link and not is_http_url(link) and is_http_url(feed_url) and not entry.get("guidislink"):
+        link = urljoin(feed_url, link)
     url = canonical_url(link) if is_http_url(link) else None
     guid = entry.get("id") or None
     if guid is not None:

@@ -47,6 +47,12 @@ class _Job:
     downloaded: Download | None = None
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    downloaded: Download
+    articles: list[Article]
+
+
 def fetch_sources(
     sources: Sequence[SourceSection],
     states: Mapping[str, FeedState],
@@ -67,7 +73,7 @@ def fetch_sources(
     try:
         for source in sources:
             prior = _prior_state(source, states.get(source.name))
-            future = threads.submit(_fetch, client, source, prior, settings, base_dir, now)
+            future = threads.submit(_fetch, client, source, prior, settings, base_dir, now, processes is None)
             pending[future] = _Job("fetch", source, prior)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -118,6 +124,9 @@ def _advance(
     if job.stage == "fetch" and isinstance(outcome, Download):
         follow = parsers.submit(_parse, outcome, source.name, now)
         return None, (follow, replace(job, stage="parse", downloaded=outcome))
+    if isinstance(outcome, _Parsed):
+        job = replace(job, downloaded=outcome.downloaded)
+        outcome = outcome.articles
     articles: list[Article] = outcome
     if job.stage != "full-text" and source.fetch_full_text and client is not None and articles:
         follow = threads.submit(_add_full_texts, client, articles, settings)
@@ -132,13 +141,17 @@ def _fetch(
     settings: IngestSection,
     base_dir: Path,
     now: datetime,
-) -> Download | list[Article] | None:
-    """A remote feed's download (None when not modified), or a local source's articles."""
+    parse: bool,
+) -> _Parsed | Download | list[Article] | None:
+    """A remote feed's download, parsed here when `parse` (None when not modified); a local source's articles."""
     if not source.is_remote:
         return read_local(resolve_path(source.url, base_dir), source=source.name, base_dir=base_dir, now=now)
     assert client is not None
-    return download(client, prior.fetch_url or source.url, settings=settings, etag=prior.etag,
-                    last_modified=prior.last_modified)
+    downloaded = download(client, prior.fetch_url or source.url, settings=settings, etag=prior.etag,
+                          last_modified=prior.last_modified)
+    if downloaded is None or not parse:
+        return downloaded
+    return _Parsed(downloaded, _parse(downloaded, source.name, now))
 
 
 def _parse(downloaded: Download, source: str, now: datetime) -> list[Article]:
@@ -183,14 +196,15 @@ def _parse_processes(remote: int) -> ProcessPoolExecutor | None:
     cpus = os.cpu_count() or 1
     if remote < PARALLEL_PARSE_MIN_FEEDS or cpus < 2:
         return None
+    # fork is instant (every module is already loaded) and safe here: the workers are started below, before this
+    # run's threads and HTTP client exist, and they only ever run the parser. Elsewhere, spawn.
     methods = multiprocessing.get_all_start_methods()
-    # Never plain fork: this process runs threads (and holds their locks) when the pool starts.
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
-        context.set_forkserver_preload(["digest.ingest.feeds"])
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     workers = min(cpus, MAX_PARSE_PROCESSES)
     log.info("parsing %d feeds in %d worker processes", remote, workers)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool.submit(int).result()  # start the workers now
+    return pool
 
 
 def load_articles(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 from collections.abc import Callable
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
@@ -51,10 +51,21 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
 def _url_resolver(base_url: str) -> Callable[[str, str, str], str | None]:
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+
     def resolve(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in _URL_ATTRIBUTES and value and not value.startswith("#"):
-            return urljoin(base_url, value.strip())
-        return value
+        if attribute not in _URL_ATTRIBUTES or not value:
+            return value
+        value = value.strip()
+        # Fast paths for the common shapes; urljoin (slow) only for truly relative paths.
+        if value.startswith(("http://", "https://", "mailto:", "#")):
+            return value
+        if value.startswith("//"):
+            return f"{parts.scheme}:{value}"
+        if value.startswith("/"):
+            return origin + value
+        return urljoin(base_url, value)
 
     return resolve
 
