@@ -73,6 +73,18 @@ def test_every_line_ends_in_crlf_and_fits_the_smtp_line_limit(config):
     assert data.isascii()
 
 
+def test_a_long_line_between_placeholders_is_wrapped_with_crlf_soft_breaks(config):
+    content = sample_content()
+    one_line_html = "<p>Hi [[digest:greeting_name]].</p>" + "<td>cell</td>" * 300 + '<a href="[[digest:unsubscribe_url]]">x</a>'
+    long = type(content)(**{**content.__dict__, "html": one_line_html, "text": "no newline at all " * 30})
+    data = MessageTemplate(long, config.delivery, SECRET).personalize(Subscriber(1, "ada@example.com", "Ada")).data
+
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in data.partition(b"\r\n\r\n")[2].split(b"\r\n")) <= 76
+    assert body(parse(data), "html").startswith("<p>Hi Ada.</p><td>cell</td><td>cell</td>")
+    assert body(parse(data), "plain") == "no newline at all " * 30 + "\n"
+
+
 def test_greeting_falls_back_to_readers_and_names_are_html_escaped_in_the_html_part_only(config):
     anonymous = parse(build(config, Subscriber(1, "x@example.com", None)))
     tricky = parse(build(config, Subscriber(2, "y@example.com", "<b>Bo & Co</b>")))

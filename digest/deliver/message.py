@@ -1,10 +1,10 @@
 """One MIME message per subscriber, by substitution into the issue rendered once.
 
 The shared parts (From, Subject, List-Id, the MIME skeleton) are encoded once
-per issue; per subscriber only the placeholders of ``digest.render`` are
-replaced (values HTML-escaped in the HTML part), the two bodies are
-quoted-printable encoded (C code in ``binascii``) and the personal headers
-(To, Date, Message-ID, List-Unsubscribe) are added. The result is CRLF
+per issue, and so are the two bodies, quoted-printable encoded once with the
+placeholders of ``digest.render`` left as slots. Per subscriber only the
+values are encoded (HTML-escaped in the HTML part) and joined in, and the
+personal headers (To, Date, Message-ID, List-Unsubscribe) are added. The result is CRLF
 bytes, ready for SMTP DATA or an .eml file. Every header value passes
 through `one_line`, so a CR or LF in a name or headline can never start a
 header of its own.
@@ -128,12 +128,40 @@ def _address_header(name: str, display: str | None, address: str) -> bytes:
 
 
 def _qp(text: str) -> bytes:
-    return binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+    """Quoted-printable with CRLF line ends. `text` must use "\\n" line ends: b2a_qp picks CRLF or LF
+    from the first line end it sees, so a piece without CRLF would get bare-LF soft breaks."""
+    return binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
 
 
-def _crlf(text: str) -> str:
-    text = _NEWLINES.sub("\r\n", text)
-    return text if text.endswith("\r\n") else text + "\r\n"
+_PLACEHOLDER = re.compile(r"(\[\[digest:(?:greeting_name|unsubscribe_url|preferences_url)\]\])")
+SOFT_BREAK = b"=\r\n"  # quoted-printable line break that decodes to nothing
+
+
+def _qp_segments(text: str) -> list[bytes | str]:
+    """The body quoted-printable encoded once, placeholders left as str slots.
+
+    Each encoded piece ends with a soft line break, so a value encoded on its own
+    later starts on a fresh line and the lines stay within 76 characters.
+    """
+    pieces = _PLACEHOLDER.split(text)
+    out: list[bytes | str] = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            out.append(piece)
+        elif i < len(pieces) - 1:
+            out.append(_qp(piece) + SOFT_BREAK)
+        else:
+            out.append(_qp(piece))
+    return out
+
+
+def _fill(segments: list[bytes | str], values: dict[str, bytes]) -> bytes:
+    return b"".join(values[s] if isinstance(s, str) else s for s in segments)
+
+
+def _lf(text: str) -> str:
+    text = _NEWLINES.sub("\n", text)
+    return text if text.endswith("\n") else text + "\n"
 
 
 class MessageTemplate:
@@ -148,8 +176,8 @@ class MessageTemplate:
         self.subject = subject_line(settings, content, subject_prefix)
         self.domain = settings.from_address.rpartition("@")[2]
         self.boundary = f"=_digest_{secrets.token_hex(12)}"
-        self._html = _crlf(content.html)
-        self._text = _crlf(content.text)
+        self._html = _qp_segments(_lf(content.html))
+        self._text = _qp_segments(_lf(content.text))
         list_name = one_line(content.title or settings.from_name)
         shared = [
             _address_header("From", one_line(settings.from_name), settings.from_address),
@@ -170,10 +198,9 @@ class MessageTemplate:
         token = make_token(self.secret, subscriber.id, subscriber.email)
         unsubscribe_url, preferences_url = unsubscribe_links(self.settings, token)
         name = one_line(subscriber.first_name or "") or DEFAULT_GREETING_NAME
-        text = (self._text.replace(GREETING, name).replace(UNSUBSCRIBE, unsubscribe_url)
-                .replace(PREFERENCES, preferences_url))
-        body_html = (self._html.replace(GREETING, html.escape(name)).replace(UNSUBSCRIBE, html.escape(unsubscribe_url))
-                     .replace(PREFERENCES, html.escape(preferences_url)))
+        text_values = {GREETING: name, UNSUBSCRIBE: unsubscribe_url, PREFERENCES: preferences_url}
+        text = {k: _qp(v) + SOFT_BREAK for k, v in text_values.items()}
+        body_html = {k: _qp(html.escape(v)) + SOFT_BREAK for k, v in text_values.items()}
         message_id = f"<{self.content.key}.{subscriber.id}.{secrets.token_hex(8)}@{self.domain}>"
         mailto = f"mailto:{self.settings.unsubscribe_mailto}?subject=unsubscribe%20{quote(token, safe='')}"
         headers = b"".join((
@@ -182,7 +209,8 @@ class MessageTemplate:
             f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto}>\r\n".encode("ascii"),
             self._shared_headers,
         ))
-        data = b"".join((headers, b"\r\n", self._text_head, _qp(text), self._html_head, _qp(body_html), self._tail))
+        data = b"".join((headers, b"\r\n", self._text_head, _fill(self._text, text), self._html_head,
+                         _fill(self._html, body_html), self._tail))
         if self.sign is not None:
             data = self.sign(data) + data
         return OutgoingMessage(subscriber=subscriber, message_id=message_id, data=data)

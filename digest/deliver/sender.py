@@ -148,6 +148,7 @@ class _Run:
         self.report = report
         self.on_progress = on_progress
         self.lock = threading.Lock()
+        self.had_failures = subscriber_store.ids_with_failures(conn)
 
     def is_active(self, subscriber_id: int) -> bool:
         with self.lock:
@@ -165,7 +166,8 @@ class _Run:
             sendlog.mark(self.conn, self.key, sub.id, status, error)
             r = self.report
             if status == "sent":
-                subscriber_store.record_success(self.conn, sub.id)
+                if sub.id in self.had_failures:
+                    subscriber_store.record_success(self.conn, sub.id)
                 r.sent += 1
             elif status == "queued":
                 r.retried += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import logging
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -104,6 +105,9 @@ class RelayConnection:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=self.context)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+            # The final "." goes out in its own write after the send-log commit: without NODELAY, Nagle's
+            # algorithm would hold it until the relay's delayed ACK (~40 ms per message).
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):

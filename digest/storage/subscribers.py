@@ -153,6 +153,11 @@ def record_failure(conn: sqlite3.Connection, subscriber_id: int, reason: str, *,
     return False
 
 
+def ids_with_failures(conn: sqlite3.Connection) -> set[int]:
+    """Subscribers with permanent failures counted since their last success."""
+    return {r[0] for r in conn.execute("SELECT id FROM subscribers WHERE failures > 0")}
+
+
 def record_success(conn: sqlite3.Connection, subscriber_id: int) -> None:
     conn.execute("UPDATE subscribers SET failures = 0 WHERE id = ? AND failures != 0", (subscriber_id,))
 

@@ -41,7 +41,7 @@ CREATE TABLE send_log (
     updated_at    TEXT NOT NULL,
     PRIMARY KEY (issue_key, subscriber_id)
 );
-CREATE INDEX send_log_status ON send_log(issue_key, status);
+-- No index on status: the primary key finds an issue's rows, and each index costs a page write per update.
 
 -- Per-install values generated once (the unsubscribe-token secret when no env var is set).
 CREATE TABLE install_secrets (
