@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import multiprocessing
+import os
+import resource
 import tempfile
 import time
 from email.utils import format_datetime
@@ -80,21 +82,27 @@ def serve(feeds: int, items: int, delay: float, ports: multiprocessing.Queue) ->
     httpd.serve_forever()
 
 
-def run_ours(urls: list[str], folder: Path) -> tuple[float, int, int]:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (our parser workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_ours(urls: list[str], folder: Path) -> tuple[float, int, int, float]:
     config = parse_config(
         {"sources": [{"name": f"feed {i}", "url": u} for i, u in enumerate(urls)],
          "storage": {"path": str(folder / "bench.sqlite3")}},
         base_dir=folder,
     )
     conn = storage.connect(config.db_path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = pipeline.ingest(config, conn)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     stored = article_store.count_articles(conn)
     conn.close()
     if report.failed:
         raise SystemExit(f"ours: {len(report.failed)} feeds failed, e.g. {report.failed[0].error}")
-    return elapsed, sum(len(r.articles) for r in report.results), stored
+    return elapsed, sum(len(r.articles) for r in report.results), stored, cpu
 
 
 def run_peer(urls: list[str]) -> tuple[float, int]:
@@ -112,6 +120,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=50.0)
     args = parser.parse_args()
 
+    load = os.getloadavg()[0]
     ports: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(args.feeds, args.items, args.delay_ms / 1000, ports),
                                      daemon=True)
@@ -120,17 +129,19 @@ def main() -> None:
     urls = [f"http://127.0.0.1:{port}/feed/{n}.xml" for n in range(args.feeds)]
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            ours, our_items, stored = run_ours(urls, Path(tmp))
+            ours, our_items, stored, our_cpu = run_ours(urls, Path(tmp))
         peer, peer_items = run_peer(urls)
     finally:
         server.terminate()
         server.join()
 
-    print(f"{args.feeds} feeds x {args.items} items, {args.delay_ms:g} ms per response, 127.0.0.1\n")
+    print(f"{args.feeds} feeds x {args.items} items, {args.delay_ms:g} ms per response, 127.0.0.1; "
+          f"{os.cpu_count()} cores, load average {load:.1f} before the run\n")
     print(f"{'run':<44} {'wall s':>8} {'items':>7} {'items/s':>9}")
     print(f"{'digest ingest (fetch, parse, sanitize, store)':<44} {ours:>8.2f} {our_items:>7} {our_items / ours:>9.0f}")
     print(f"{'sequential feedparser.parse(url) loop':<44} {peer:>8.2f} {peer_items:>7} {peer_items / peer:>9.0f}")
     print(f"\nratio: ours is {peer / ours:.1f}x faster ({stored} articles stored in SQLite)")
+    print(f"ours used {our_cpu:.2f} CPU seconds (parser processes included) for {ours:.2f} s of wall time")
 
 
 if __name__ == "__main__":

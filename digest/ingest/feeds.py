@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Problems feedparser reports that do not make a feed unusable: no media type given, a charset overridden.
 _HARMLESS_PROBLEMS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+# FeedParserDict.get maps legacy key names on every call; entries are read with the plain dict lookup.
+_get = dict.get
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 _FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf", b"<channel")
 
@@ -88,11 +90,11 @@ def _unique(articles: list[Article]) -> list[Article]:
 
 def entry_article(entry: feedparser.FeedParserDict, *, feed_url: str, source: str, now: datetime) -> Article:
     """One feed entry as an Article: canonical link, stable id, sanitized HTML and plain text."""
-    link = str(entry.get("link") or "").strip()
-    if link and not is_http_url(link) and is_http_url(feed_url) and not entry.get("guidislink"):
+    link = str(_get(entry, "link") or "").strip()
+    if link and not is_http_url(link) and is_http_url(feed_url) and not _get(entry, "guidislink"):
         link = urljoin(feed_url, link)
     url = canonical_url(link) if is_http_url(link) else None
-    guid = entry.get("id") or None
+    guid = _get(entry, "id") or None
     if guid is not None:
         guid = str(guid).strip()[:2000] or None
     if url is None and guid and is_http_url(guid):
@@ -104,7 +106,7 @@ def entry_article(entry: feedparser.FeedParserDict, *, feed_url: str, source: st
         paragraphs = clean_paragraphs(html_to_paragraphs(html))
     else:
         html = ""
-        paragraphs = clean_paragraphs(p for p in markup.replace("\r", "").split("\n\n"))
+        paragraphs = clean_paragraphs(p.replace("\n", " ") for p in re.split(r"\n\s*\n", markup.replace("\r", "")))
     title = _entry_title(entry) or derive_title(paragraphs)
     published = _entry_time(entry)
     if url:
@@ -130,12 +132,12 @@ def entry_article(entry: feedparser.FeedParserDict, *, feed_url: str, source: st
 def _entry_body(entry: feedparser.FeedParserDict) -> tuple[str, bool]:
     """The fullest body of an entry (content over summary) and whether it is HTML."""
     candidates = []
-    for content in entry.get("content") or []:
-        if isinstance(content, dict) and content.get("value"):
-            candidates.append((content.get("value", ""), content.get("type", "text/html")))
-    detail = entry.get("summary_detail") or {}
-    if entry.get("summary"):
-        candidates.append((entry.get("summary", ""), detail.get("type", "text/html") if isinstance(detail, dict) else "text/html"))
+    for content in _get(entry, "content") or []:
+        if isinstance(content, dict) and _get(content, "value"):
+            candidates.append((_get(content, "value", ""), _get(content, "type", "text/html")))
+    detail = _get(entry, "summary_detail") or {}
+    if _get(entry, "summary"):
+        candidates.append((_get(entry, "summary", ""), _get(detail, "type", "text/html") if isinstance(detail, dict) else "text/html"))
     if not candidates:
         return "", False
     value, kind = max(candidates, key=lambda c: len(c[0]))
@@ -143,25 +145,25 @@ def _entry_body(entry: feedparser.FeedParserDict) -> tuple[str, bool]:
 
 
 def _entry_title(entry: feedparser.FeedParserDict) -> str:
-    title = entry.get("title") or ""
-    detail = entry.get("title_detail") or {}
-    kind = detail.get("type", "text/plain") if isinstance(detail, dict) else "text/plain"
+    title = _get(entry, "title") or ""
+    detail = _get(entry, "title_detail") or {}
+    kind = _get(detail, "type", "text/plain") if isinstance(detail, dict) else "text/plain"
     # RSS titles are "plain text" that often holds escaped markup: strip anything that looks like a tag.
     text = strip_tags(str(title)) if "html" in kind or _TAG_LIKE.search(str(title)) else normalize_line(str(title))
     return text[:500]
 
 
 def _entry_author(entry: feedparser.FeedParserDict) -> str | None:
-    detail = entry.get("author_detail") or {}
-    name = detail.get("name") if isinstance(detail, dict) else None
-    name = name or entry.get("author") or None
+    detail = _get(entry, "author_detail") or {}
+    name = _get(detail, "name") if isinstance(detail, dict) else None
+    name = name or _get(entry, "author") or None
     return normalize_line(strip_tags(str(name)))[:200] or None if name else None
 
 
 def _entry_time(entry: feedparser.FeedParserDict) -> datetime | None:
     """feedparser normalizes every date format to a UTC struct_time."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = _get(entry, key)
         if isinstance(value, time.struct_time):
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
