@@ -66,8 +66,8 @@ def fetch_sources(
     if not sources:
         return
     remote = sum(1 for s in sources if s.is_remote)
+    processes = _parse_processes(remote)  # first: the workers fork before this run opens connections or threads
     client = make_client(settings) if remote or any(s.fetch_full_text for s in sources) else None
-    processes = _parse_processes(remote)
     threads = ThreadPoolExecutor(max_workers=min(settings.concurrency, len(sources)), thread_name_prefix="ingest")
     pending: dict[Future, _Job] = {}
     try:
@@ -242,7 +242,7 @@ def _load_url(url: str, *, settings: IngestSection, source: str, now: datetime) 
     if looks_like_feed(page.content, page.content_type):
         return parse_feed(page.content, url=page.url, source=source, now=now, content_type=page.content_type,
                           charset=page.charset)
-    extracted = extract_page(decode_text(page.content, page.charset), page.url)
+    extracted = extract_page(decode_text(page.content, page.charset) if page.charset else page.content, page.url)
     if extracted is None:
         raise FetchError(f"{url}: no article text found on the page")
     canonical = canonical_url(url)

@@ -84,16 +84,16 @@ def decode_file(content: bytes) -> str:
 
 def read_article_bytes(content: bytes, *, path: Path, source: str, base_dir: Path, now: datetime) -> Article | None:
     """One article file as an Article; None when it holds no text."""
-    text = decode_file(content)
     suffix = path.suffix.lower()
     html = ""
     if suffix in HTML_SUFFIXES:
-        page = extract_page(text, None)
+        page = extract_page(content, None)  # bytes: the page's own <meta charset> decides
         if page is None:
             log.warning("source=%s %s: no article text found", source, path)
             return None
         title, published, author, paragraphs, html = page.title, page.published, page.author, page.paragraphs, page.html
     else:
+        text = decode_file(content)
         hint, meta = (None, {})
         if suffix in MARKDOWN_SUFFIXES:
             text, hint, meta = markdown_to_text(text)

@@ -38,8 +38,11 @@ class Page:
     html: str  # sanitized
 
 
-def extract_page(markup: str, url: str | None = None) -> Page | None:
-    """Main text and metadata of an HTML page; None when nothing article-like is found."""
+def extract_page(markup: str | bytes, url: str | None = None) -> Page | None:
+    """Main text and metadata of an HTML page; None when nothing article-like is found.
+
+    Give bytes when the charset is unknown: the extractor then reads the page's own <meta charset>.
+    """
     base = url if url and url.startswith(("http://", "https://")) else None
     body = trafilatura.extract(markup, url=base, output_format="html", include_comments=False, include_links=True,
                                include_images=False, include_tables=True)
@@ -77,7 +80,7 @@ def add_full_text(client: httpx.Client, article: Article, settings: IngestSectio
     if page is None or "html" not in page.content_type:
         log.info("full text skipped: %s: not an HTML page (%s)", article.url, page.content_type if page else "304")
         return article
-    extracted = extract_page(decode_text(page.content, page.charset), page.url)
+    extracted = extract_page(decode_text(page.content, page.charset) if page.charset else page.content, page.url)
     if extracted is None or word_count(" ".join(extracted.paragraphs)) <= word_count(article.text):
         log.info("full text skipped: %s: no more text than the feed", article.url)
         return article
