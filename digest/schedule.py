@@ -40,8 +40,8 @@ ISSUE_JOB_ID = "issue"
 INGEST_JOB_ID = "ingest"
 LOCK_SUFFIX = ".schedule.lock"
 # How far back a wake-up looks for the fire time it belongs to, beyond the grace window:
-# far enough to find a slot missed just past the grace window and record it as skipped.
-MISSED_LOOKBACK = timedelta(hours=1)
+# a day, so a start after a long downtime finds the last slot it missed and records it as skipped.
+MISSED_LOOKBACK = timedelta(hours=25)
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # APScheduler pickles jobs into the job store, so a job names its service by id;
@@ -132,7 +132,13 @@ def record_missed(config: Config, conn: storage.Connection, fire: datetime, *, n
         log.warning("stage=schedule slot=%s outcome=skipped reason=%r", key, reason)
         return pipeline.RunResult(key, pipeline.RUN_SKIPPED, reason)
     existing = run_store.slot(conn, key)
-    return pipeline.RunResult(key, pipeline.RUN_DONE, f"slot {key} is already {existing.status if existing else '?'}")
+    if existing.status in run_store.FINAL or existing.is_active:
+        return pipeline.RunResult(key, pipeline.RUN_DONE, f"slot {key} is already {existing.status}")
+    # Left half done (stopped, crashed) and now too late to finish: say so instead of leaving it "built".
+    reason = f"{existing.status}, not finished within [schedule].grace_hours: {existing.reason or 'no reason recorded'}"
+    run_store.finish_slot(conn, key, run_store.FAILED, now=now, reason=reason)
+    log.warning("stage=schedule slot=%s outcome=failed reason=%r", key, reason)
+    return pipeline.RunResult(key, pipeline.RUN_FAILED, reason)
 
 
 # --- the lock: one `digest schedule` per database ---

@@ -410,3 +410,90 @@ def test_status_shows_next_run_last_runs_failing_feeds_and_deliveries(sched_conf
     assert "  Flaky Wire  last fetch 2025-01-29 07:00  HTTP 503 Service Unavailable" in lines
     deliveries = lines[lines.index("Deliveries:"):]
     assert deliveries[1:3] == ["  subscribers: 1 active, 0 unsubscribed, 0 bounced", "  2025-01-29  sent     1 sent"]
+
+
+def test_a_slot_left_half_sent_and_not_resumed_within_grace_is_marked_failed(sched_config):
+    config = sched_config(grace_hours=2.0)
+    conn = storage.connect(config.db_path)
+    fire = datetime(2025, 1, 29, 7, tzinfo=UTC)
+    run_store.claim_slot(conn, "2025-01-29", now=fire, scheduled_for=fire)
+    run_store.mark_built(conn, "2025-01-29", now=fire)
+    run_store.release_slot(conn, "2025-01-29", now=fire, reason="stopped while sending; the next run sends to those left")
+
+    result = schedule.run_due(config, conn, now=fire + timedelta(hours=5))
+
+    assert result.outcome == "failed"
+    assert run_store.slot(conn, "2025-01-29").reason == (
+        "built, not finished within [schedule].grace_hours: stopped while sending; the next run sends to those left")
+
+
+def test_the_ingest_interval_job_follows_the_config_across_restarts(sched_config):
+    hourly = sched_config(ingest_interval_minutes=60)
+    service = schedule.DigestScheduler(hourly, threading.Event())
+    service.start()
+    job = service.scheduler.get_job(schedule.INGEST_JOB_ID)
+    interval = job.trigger.interval
+    service.shutdown()
+    assert interval == timedelta(hours=1)
+
+    service = schedule.DigestScheduler(sched_config(ingest_interval_minutes=0), threading.Event())
+    service.start()
+    jobs = sorted(j.id for j in service.scheduler.get_jobs())
+    service.shutdown()
+    assert jobs == ["issue"]
+
+
+def _cli_config(tmp_path: Path, extra: str = "") -> Path:
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    sources = "".join(f'[[sources]]\nname = "Sample {i}"\nurl = "{p}"\n\n'
+                      for i, p in enumerate(sorted(seeds.glob("*.txt")), start=1))
+    path = tmp_path / "config.toml"
+    path.write_text('[digest]\nlookback_hours = 1000000\n\n[storage]\npath = "var/digest.sqlite3"\n\n'
+                    + sources + extra, encoding="utf-8")
+    return path
+
+
+def test_digest_run_sends_todays_issue_once_and_a_second_run_does_nothing(tmp_path):
+    config_path = _cli_config(tmp_path, '[[subscribers]]\nemail = "ada@example.com"\n')
+    today = datetime.now(UTC).date().isoformat()
+
+    first = CliRunner().invoke(main, ["--config", str(config_path), "run"])
+    second = CliRunner().invoke(main, ["--config", str(config_path), "run"])
+
+    assert first.exit_code == 0, first.output
+    assert [line.split()[0] for line in first.output.splitlines()[:3]] == ["ingest", "build", "send"]
+    assert first.output.splitlines()[-1] == f"Issue {today}: sent."
+    assert second.output == f"Issue {today}: nothing to do: slot {today} is already sent.\n"
+    assert len(list((tmp_path / "var" / "outbox").rglob("*.eml"))) == 1
+
+
+def test_sigterm_during_digest_run_lets_the_message_in_flight_finish_and_the_next_run_sends_the_rest(tmp_path):
+    from .smtp_servers import start_server
+
+    record = tmp_path / "received.jsonl"
+    smtp = start_server(record, "--tls", "none", "--data-delay", "0.4")
+    readers = [f"reader{i}@example.com" for i in range(6)]
+    try:
+        config_path = _cli_config(tmp_path, f'[delivery]\nmode = "smtp"\n\n[smtp]\nhost = "127.0.0.1"\n'
+                                             f'port = {smtp.port}\nsecurity = "none"\npool_size = 1\n\n'
+                                  + "".join(f'[[subscribers]]\nemail = "{r}"\n\n' for r in readers))
+        run = subprocess.Popen([DIGEST_BIN, "--config", str(config_path), "run"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        while not smtp.messages() and run.poll() is None:  # until the first message is accepted
+            threading.Event().wait(0.05)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+
+        assert run.returncode == 0, err
+        assert out.splitlines()[-1].endswith(": stopped while sending; the next run sends to those left.")
+        partial = smtp.received_counts()
+        assert 1 <= sum(partial.values()) < len(readers)
+        assert set(partial.values()) == {1}
+
+        again = subprocess.run([DIGEST_BIN, "--config", str(config_path), "run"], capture_output=True, text=True,
+                               timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines()[-1].endswith(": sent.")
+        assert smtp.received_counts() == {r: 1 for r in readers}
+    finally:
+        smtp.stop()
