@@ -25,7 +25,7 @@ from digest import pipeline, storage
 from digest.config import load_config
 from digest.models import Article
 from digest.preview import start_preview
-from digest.preview.draft import describe_problem
+from digest.preview.draft import DraftWatcher, describe_problem
 from digest.preview.message import DeliveryHooks
 from digest.preview.server import list_archive, safe_file
 from digest.storage import articles as article_store
@@ -567,6 +567,17 @@ def test_template_syntax_error_is_located_by_file_and_line(tmp_path):
     problem = describe_problem(caught.value, [tmp_path.resolve()])
     assert (problem.kind, problem.file, problem.line) == ("template", f"{tmp_path.name}/t.mjml.j2", 2)
     assert problem.excerpt[1] == (2, "{{ a }")
+
+
+def test_template_runtime_error_is_located_by_file_and_line(tmp_path):
+    config_path = make_project(tmp_path)
+    template = _greeting_template(config_path)
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    template.write_text("".join(lines[:1] + ["{{ no_such_name.attribute }}\n"] + lines[1:]), encoding="utf-8")
+    problem = DraftWatcher(config_path).rebuild().problem
+    assert problem.kind == "template"
+    assert (problem.file, problem.line) == (template.relative_to(tmp_path).as_posix(), 2)
+    assert "no_such_name" in problem.message
 
 
 def test_archive_listing_skips_folders_without_an_issue(tmp_path):

@@ -167,9 +167,11 @@ class DraftWatcher:
             if current != seen:
                 changed = sorted(str(p) for p in set(current) | set(seen) if current.get(p) != seen.get(p))
                 log.info("preview: changed %s", ", ".join(changed[:5]))
-                seen = current
                 self.rebuild()
-                seen = self.watched_files()  # the new config may name another templates folder
+                # The new config may name another templates folder: adopt its files, but keep the stamps
+                # taken before the rebuild for the rest, so a save made during the rebuild is not lost.
+                after = self.watched_files()
+                seen = {path: current.get(path, stamp) for path, stamp in after.items()}
 
 
 def _collapsed_copies(conn: storage.Connection, rendered: RenderedIssue) -> dict[str, Article]:

@@ -189,6 +189,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
     server: PreviewServer
     server_version = "digest-preview"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms per response.
+    disable_nagle_algorithm = True
 
     # -- dispatch ---------------------------------------------------------------------------------------
 
