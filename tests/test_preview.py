@@ -580,6 +580,31 @@ def test_template_runtime_error_is_located_by_file_and_line(tmp_path):
     assert "no_such_name" in problem.message
 
 
+def test_a_save_made_during_a_rebuild_triggers_another_rebuild(tmp_path):
+    config_path = make_project(tmp_path)
+    template = _greeting_template(config_path)
+    original = template.read_text(encoding="utf-8")
+    calls = []
+
+    def build_while_the_editor_saves(config, conn, *, now):
+        calls.append(now)
+        if len(calls) == 2:  # the rebuild for the first save: the editor saves again meanwhile
+            template.write_text(original.replace("Good morning", "Second save"), encoding="utf-8")
+        return pipeline.draft(config, conn, now=now)
+
+    watcher = DraftWatcher(config_path, builder=build_while_the_editor_saves)
+    watcher.start()
+    try:
+        template.write_text(original.replace("Good morning", "First save"), encoding="utf-8")
+        snap = watcher.wait_for_change(1, timeout=WAIT_SECONDS)
+        assert snap.generation == 2
+        snap = watcher.wait_for_change(2, timeout=WAIT_SECONDS)
+        assert snap.generation == 3
+        assert "Second save, [[digest:greeting_name]]" in snap.rendered.email_html
+    finally:
+        watcher.stop()
+
+
 def test_archive_listing_skips_folders_without_an_issue(tmp_path):
     (tmp_path / "2025-01-29").mkdir()
     (tmp_path / "2025-01-29" / "email.html").write_text("<p>x</p>")

@@ -141,8 +141,10 @@ class DraftWatcher:
 
     def start(self) -> None:
         """Build once, then watch for changes in a daemon thread."""
+        before = self.watched_files()  # stamps from before the build: a save during it is seen
         self.rebuild()
-        self._thread = threading.Thread(target=self._watch, name="digest-preview-watch", daemon=True)
+        seen = _adopt(before, self.watched_files())
+        self._thread = threading.Thread(target=self._watch, args=(seen,), name="digest-preview-watch", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -160,18 +162,20 @@ class DraftWatcher:
         config = self._snapshot.config
         return config.preview.poll_seconds if config else 0.3
 
-    def _watch(self) -> None:
-        seen = self.watched_files()
+    def _watch(self, seen: dict[Path, tuple[int, int]]) -> None:
         while not self._stop.wait(self._poll_seconds()):
             current = self.watched_files()
             if current != seen:
                 changed = sorted(str(p) for p in set(current) | set(seen) if current.get(p) != seen.get(p))
                 log.info("preview: changed %s", ", ".join(changed[:5]))
                 self.rebuild()
-                # The new config may name another templates folder: adopt its files, but keep the stamps
-                # taken before the rebuild for the rest, so a save made during the rebuild is not lost.
-                after = self.watched_files()
-                seen = {path: current.get(path, stamp) for path, stamp in after.items()}
+                seen = _adopt(current, self.watched_files())
+
+
+def _adopt(before: dict[Path, tuple[int, int]], after: dict[Path, tuple[int, int]]) -> dict[Path, tuple[int, int]]:
+    """The files to watch after a build (its config may name another templates folder), with the stamps
+    taken before the build where there are any, so a save made during the build is not lost."""
+    return {path: before.get(path, stamp) for path, stamp in after.items()}
 
 
 def _collapsed_copies(conn: storage.Connection, rendered: RenderedIssue) -> dict[str, Article]:
