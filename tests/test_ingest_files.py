@@ -256,3 +256,9 @@ def test_digest_ingest_on_the_default_config_prints_the_counts(tmp_path):
     assert listing.exit_code == 0
     assert [line.split()[:2] + line.split()[5:8] for line in listing.output.splitlines()[1:]] == [
         ["Sample", str(i), "ok", "1", "1"] for i in range(1, 6)]
+
+
+def test_an_advertisement_label_between_paragraphs_takes_only_itself():
+    assert clean_paragraphs(["First paragraph of the story.", "Advertisement", "Second paragraph of the story.",
+                             "Sponsored", "Third paragraph."]) == [
+        "First paragraph of the story.", "Second paragraph of the story.", "Third paragraph."]

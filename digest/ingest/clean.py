@@ -168,12 +168,13 @@ _BOILERPLATE: list[tuple[re.Pattern[str], int]] = [(re.compile(p, re.I), n) for 
 _AD_MARKER = re.compile(
     r"^(?:in partnership with|together with|presented by|brought to you by|sponsored by|a word from (?:our )?sponsors?|"
     r"from our sponsors?|today'?s sponsor|this (?:issue|newsletter|episode|post|email) is (?:sponsored|brought to you|"
-    r"presented) by|advertisement|sponsored)\b.{0,60}$",
+    r"presented) by)\b.{0,60}$",
     re.I,
 )
 _CALL_TO_ACTION = re.compile(
-    r"^(?:sign up|subscribe|try|get started|get it|get (?:the|your)|learn more|download|join|register|start|claim|book|"
-    r"shop|buy|order|click here|check (?:it|them) out|find out more|sign me up|read more|apply|request)\b.{0,80}$",
+    r"^(?:sign up|subscribe|try|get started|get it|get (?:the|your)|learn more|download|join|register|claim|shop|buy|"
+    r"click here|check (?:it|them) out|find out more|sign me up|read more|start (?:learning|reading|your|now|today))\b"
+    r".{0,80}$",
     re.I,
 )
 # A postal address line: starts with a street number, has several comma-separated parts, ends with a postcode or a country.
