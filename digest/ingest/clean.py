@@ -185,7 +185,7 @@ _ADDRESS = re.compile(
     re.I,
 )
 _STRONG_FOOTER = re.compile(
-    r"^(?:©|\(c\)|copyright\b|.*\bunsubscribe\b|.*\ball rights reserved\b|.*\bpowered by\b|by submitting\b|"
+    r"^(?:©|\(c\)|copyright\s*(?:©|\(c\))?\s*(?:\d{4}|by\b)|.*\bunsubscribe\b|.*\ball rights reserved\b|.*\bpowered by\b|by submitting\b|"
     r"update your (?:email )?preferences\b)",
     re.I,
 )
@@ -335,7 +335,7 @@ def _mark_footer_tail(lines: Sequence[str], drop: list[bool]) -> None:
     """After the last strong footer line near the end, nothing but short lines is left: drop them all."""
     start = len(lines) * 3 // 4
     for i in range(len(lines) - 1, start - 1, -1):
-        if lines[i] and _STRONG_FOOTER.match(lines[i]):
+        if lines[i] and word_count(lines[i]) <= 20 and _STRONG_FOOTER.match(lines[i]):
             if not any(word_count(lines[j]) >= 25 and not drop[j] for j in range(i + 1, len(lines))):
                 for j in range(i, len(lines)):
                     drop[j] = True
