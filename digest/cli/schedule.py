@@ -129,8 +129,12 @@ def status_command(app: AppContext, limit: int) -> None:
     pid = schedule.running_scheduler_pid(config)
     nxt = schedule.next_fire_time(config, now)
     click.echo(f"Scheduler: {'running, pid ' + str(pid) if pid else 'not running'}")
-    local = nxt.astimezone(config.tz).strftime("%Y-%m-%d %H:%M %Z") if nxt else "never"
-    click.echo(f"Next issue: {local} ({_when(nxt)} UTC), cron {config.schedule.cron!r} in {config.digest.timezone}; "
+    if nxt:
+        minutes = int((nxt - now).total_seconds() // 60)
+        local = f"{nxt.astimezone(config.tz).strftime('%Y-%m-%d %H:%M %Z')} (in {minutes // 60} h {minutes % 60} min)"
+    else:
+        local = "never"
+    click.echo(f"Next issue: {local}, cron {config.schedule.cron!r} in {config.digest.timezone}; "
                f"grace {config.schedule.grace_hours:g} h; at least {config.schedule.min_new_stories} new stories")
 
     click.echo("\nLast runs:")
