@@ -216,3 +216,27 @@ def test_the_outbox_message_of_a_name_with_crlf_is_still_one_to_header(make_conf
     assert record.subscriber.first_name == "Eve Bcc: x@example.org"
     assert msg["Bcc"] is None
     assert msg["To"].addresses[0].display_name == "Eve Bcc: x@example.org"
+
+
+def test_digest_send_prints_progress_and_a_summary(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    monkeypatch.setenv("DIGEST_SECRET", "cli-test")
+    (tmp_path / "config.toml").write_text(
+        '[storage]\npath = "var/cli.sqlite3"\n[[subscribers]]\nemail = "ada@example.com"\nfirst_name = "Ada"\n'
+        '[[subscribers]]\nemail = "grace@example.com"\n', encoding="utf-8")
+    write_issue_folder(tmp_path / "out", "2025-01-29")
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["--config", str(tmp_path / "config.toml"), "send", "--issue", "2025-01-29"])
+    again = runner.invoke(main, ["--config", str(tmp_path / "config.toml"), "send", "--issue", "2025-01-29"])
+    missing = runner.invoke(main, ["--config", str(tmp_path / "config.toml"), "send", "--issue", "2031-01-01"])
+
+    assert first.exit_code == 0, first.output
+    assert "2/2 done: sent 2, retried 0, failed 0, skipped 0" in first.output
+    assert "issue 2025-01-29 (outbox): sent 2, retried 0, failed 0, skipped 0, uncertain 0" in first.output
+    assert "issue 2025-01-29 (outbox): sent 0, retried 0, failed 0, skipped 2, uncertain 0" in again.output
+    assert missing.exit_code == 1
+    assert "Error: " in missing.output and "2031-01-01/digest.json: missing" in missing.output

@@ -187,6 +187,12 @@ def test_a_drop_after_the_final_dot_is_uncertain_and_never_resent(make_config, t
     assert (second.sent, second.uncertain, second.skipped) == (0, 1, 3)
     assert server.received_counts() == {p: 1 for p in PEOPLE[:4]}
     assert sendlog.counts(conn, KEY) == {"sent": 3, "uncertain": 1}
+    (uncertain,) = sendlog.entries(conn, KEY, "uncertain")
+
+    forced = pipeline.send(config, conn, issue_key=KEY, resend_uncertain=True)  # the operator's choice
+
+    assert (forced.sent, forced.uncertain) == (1, 0)
+    assert server.received_counts()[uncertain.email] == 2
 
 
 def test_rerunning_sends_to_nobody_twice_and_to_the_new_subscriber(make_config, tmp_path, servers):
@@ -237,3 +243,45 @@ def test_rate_limiter_paces_per_second_and_holds_to_the_hourly_quota():
     waits = [limiter.reserve() for _ in range(7)]
 
     assert waits == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 3600.0]
+
+
+def rendered_issue():
+    from datetime import date
+
+    from digest.models import Issue, RenderedIssue
+    from tests.smtp_servers import SAMPLE_HTML
+
+    issue = Issue(key=KEY, date=date(2025, 1, 29), title="Tech Rundown", headline="DeepSeek rattles Silicon Valley",
+                  subtitle="A $6M model", stories=())
+    return RenderedIssue(issue=issue, archive_html="", email_html=SAMPLE_HTML, text=SAMPLE_TEXT, mjml="", json="{}")
+
+
+def test_send_test_mails_the_draft_to_one_address_with_a_test_subject_outside_the_send_log(make_config, tmp_path,
+                                                                                          servers):
+    from digest.deliver import send_test
+
+    server = servers(tmp_path)
+    config = smtp_config(make_config, server.port)
+    conn = prepared(config, "ada@example.com")
+
+    send_test(config, rendered_issue(), "Ada@Example.com")
+
+    (received,) = server.messages()
+    msg = email.message_from_bytes(received["data"], policy=policy.default)
+    assert received["to"] == ["Ada@example.com"]
+    assert msg["Subject"] == "[TEST] DeepSeek rattles Silicon Valley"
+    assert "Good morning, Ada." in msg.get_body(("plain",)).get_content()
+    assert sendlog.counts(conn, KEY) == {}
+
+
+def test_send_test_in_outbox_mode_writes_a_test_file(make_config, tmp_path):
+    from digest.deliver import send_test
+
+    config = make_config()
+
+    send_test(config, rendered_issue(), "someone@example.com")
+
+    (path,) = (tmp_path / "var" / "outbox").glob("test_*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert msg["To"] == "someone@example.com"
+    assert "Good morning, readers." in msg.get_body(("plain",)).get_content()

@@ -78,7 +78,8 @@ def send(app: AppContext, issue_key: str | None, resend_uncertain: bool) -> None
     progress = _Progress(app)
     with _stop_on_signals(stop):
         try:
-            report = pipeline.send(app.config, app.conn, issue_key=issue_key, stop=stop, on_progress=progress)
+            report = pipeline.send(app.config, app.conn, issue_key=issue_key, stop=stop, on_progress=progress,
+                                   resend_uncertain=resend_uncertain)
         finally:
             progress.close()
     app.echo(report.summary())
