@@ -71,8 +71,8 @@ def find_delivery() -> DeliveryHooks:
 
 def sample_subscribers(config: Config) -> list[Subscriber]:
     """The configured [[subscribers]], the sample one ([preview].sample_subscriber) first."""
-    people = [Subscriber(id=-(i + 1), email=s.email, first_name=s.first_name or None)
-              for i, s in enumerate(config.subscribers)]
+    # id 0, as delivery's send_test uses for an address it does not know: the preview's links are never used.
+    people = [Subscriber(id=0, email=s.email, first_name=s.first_name or None) for s in config.subscribers]
     wanted = config.preview.sample_subscriber.lower()
     if wanted:
         chosen = [p for p in people if p.email.lower() == wanted] or [Subscriber(id=0, email=wanted)]

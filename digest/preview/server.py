@@ -297,7 +297,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
         output_dir = snap.config.output_dir if snap.config else None
         issues = list_archive(output_dir, _issue_records(snap.config)) if output_dir and snap.config else []
         if not rest:
-            return self._send_page(HTTPStatus.OK, "archive.html", title="Archive", issues=issues,
+            has_index = output_dir is not None and safe_file(output_dir, "index.html") is not None
+            return self._send_page(HTTPStatus.OK, "archive.html", title="Archive", issues=issues, has_index=has_index,
                                    views=DRAFT_VIEWS, base="/archive", view="", live=False, snap=snap)
         # The key must be one the listing found: a URL segment is never joined onto a path unchecked.
         issue = next((i for i in issues if i.key == unquote(rest[0])), None)
