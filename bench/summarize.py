@@ -17,10 +17,12 @@ repeated) are summarized by our stage alone, wall clock, to time the volume goal
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -145,6 +147,23 @@ def main() -> int:
         print(f"  {story.id:<24} {len(story.articles)} articles {size / 1000:5.1f} kB: "
               + ", ".join(f"{name} {ms[name]:.1f}" for name in rows)
               + f"  ({ms['sumy LexRank'] / ms['digest (ours)']:.0f}x vs LexRank)")
+
+    # Full-length articles: every combination of the five seed articles (real pages of 600-1,300 words) as a story.
+    seeds = stories[0][0]
+    combos = [replace(seeds, id=f"seeds-{'-'.join(map(str, idx))}", articles=tuple(seeds.articles[i] for i in idx))
+              for n in range(1, len(seeds.articles) + 1) for idx in itertools.combinations(range(len(seeds.articles)), n)]
+    sized: dict[str, list[float]] = {"digest (ours)": [], **{name: [] for name in peers}}
+    for story in combos:
+        sized["digest (ours)"].append(timed(lambda: ours(story))[0])
+        for name, run in peers.items():
+            sized[name].append(timed(lambda: run(story, 6))[0])
+    mean = {name: statistics.mean(v) * 1000 for name, v in sized.items()}
+    print(f"\nfull-length stories: the {len(combos)} combinations of the 5 seed articles (1-5 articles, "
+          f"{min(sum(len(a.text) for a in c.articles) for c in combos) / 1000:.0f}-"
+          f"{max(sum(len(a.text) for a in c.articles) for c in combos) / 1000:.0f} kB), ms/story:")
+    print("  " + ", ".join(f"{name} {ms:.1f}" for name, ms in mean.items())
+          + f"  ({mean['sumy LexRank'] / mean['digest (ours)']:.0f}x vs LexRank, "
+          f"{mean['sumy TextRank'] / mean['digest (ours)']:.0f}x vs TextRank)")
 
     volume = [stories[i % len(stories)][0] for i in range(VOLUME)]
     start = time.perf_counter()

@@ -171,6 +171,9 @@ def test_long_sentences_are_cut_at_a_clause_or_refused():
             "company in the history of the United States stock market and a sign of how jittery investors had become.")
     assert clean_sentence(long, 12) == "Nvidia lost $593 billion in market value on Monday."
     assert clean_sentence("word " * 50 + "end.", 40) is None
+    aside = ("The launch of DeepSeek's latest open-source AI model on 20 January — which erased USD1tn from the "
+             "US tech market amid fears of overheated AI investment — has caused a wide range of reactions.")
+    assert clean_sentence(aside, 20) is None  # cutting at the first dash would leave no verb
 
 
 def test_boilerplate_lines_are_recognised():

@@ -17,7 +17,8 @@ How a key point is chosen
      (0.7 x share of the other articles using the word + 0.3 x its repetition),
      divided by sqrt(word count), then scaled so the best sentence has 1.
    - *concrete*: 0.3 per significant number (money, percentages, counts >= 10)
-     + 0.12 per named company or person + 0.1 for a date word, capped at 1.
+     + 0.1 per other number (versions, days, years; two at most) + 0.12 per
+     named company or person + 0.1 for a date word, capped at 1.
    - *lead*: 1 / (1 + position / 3): an article's first sentence weighs 1,
      its fourth 0.5, its tenth 0.25.
    - penalties: x0.7 when mostly a quotation, x0.85 for hedging ("may",
@@ -73,7 +74,7 @@ __all__ = ["summarize_story", "trim_summary"]
 log = logging.getLogger(__name__)
 
 RUNDOWN_POSITIONS = 3  # The Rundown comes from an article's first three sentences
-RUNDOWN_OTHER_ARTICLE = 0.85  # weight of a lead from any article but the first
+RUNDOWN_OTHER_ARTICLE = 0.7  # weight of a lead from any article but the first
 RUNDOWN_SECOND_BELOW = 22  # a shorter first Rundown sentence gets its article's next sentence too
 KICKER_NAMES = 3
 _TITLE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{2,40}$")

@@ -160,7 +160,11 @@ def _shorten(text: str, max_words: int) -> str | None:
         head = text[: m.start()].rstrip(",;: ")
         if word_count(head) > max_words:
             break
-        if word_count(head) >= 8 and _balanced_quotes(head) and "(" not in head[-20:]:
+        tail = text[m.end():]
+        # ", which powers the app, was trained ..." and "— which erased $1tn —" are asides inside the
+        # sentence: cutting there would leave a subject without its verb. Only a trailing clause is cut.
+        is_aside = m.group().strip() != ";" and ("," in tail or "—" in tail or "–" in tail)
+        if not is_aside and word_count(head) >= 8 and _balanced_quotes(head) and "(" not in head[-20:]:
             return head + "."
     return None
 

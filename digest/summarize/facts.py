@@ -7,7 +7,7 @@ Two outlets rarely word a fact alike ("$5.6 million" and "$6M", "17%" and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -58,8 +58,7 @@ NUMBER_TOLERANCE = 0.12
 WEAK_NUMBER_DICE = 0.3
 
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(NamedTuple):
     kind: str  # "money", "percent", "year", "day" (of a month) or "count"
     value: float
 
@@ -101,7 +100,7 @@ def quantities(text: str) -> tuple[Quantity, ...]:
             found.append(Quantity("money", value))
         elif not scale and "." not in raw and 1900 <= value <= 2100 and len(m.group("num")) == 4:
             found.append(Quantity("year", value))
-        elif not scale and value <= 31 and (_MONTH_BEFORE.search(text, 0, m.start())
+        elif not scale and value <= 31 and (_MONTH_BEFORE.search(text, max(0, m.start() - 12), m.start())
                                             or _MONTH_AFTER.match(text, m.end())):
             found.append(Quantity("day", value))
         else:
@@ -193,9 +192,8 @@ def similarity(words_a: frozenset[str], nums_a: tuple[Quantity, ...], ents_a: fr
     return dice
 
 
-@dataclass(frozen=True)
-class Keys:
-    """Everything the scorer compares about one sentence, computed in one pass over its words."""
+class Keys(NamedTuple):
+    """Everything the scorer compares about one sentence."""
 
     vocabulary: frozenset[str]  # lower-cased words
     stems: frozenset[str]  # content stems (no stop words)
@@ -204,9 +202,11 @@ class Keys:
     numbers: tuple[Quantity, ...]
 
 
+
+
 def sentence_keys(text: str) -> Keys:
     tokens = _WORD.findall(text)
-    vocabulary = frozenset(map(str.lower, tokens))
+    vocabulary = frozenset([t.lower().rstrip(".") for t in tokens])
     memo = _STEMS
     stems = {memo.get(w) or stem(w) for w in vocabulary.difference(STOPWORDS) if len(w) > 1}
     stems.difference_update(STOPWORDS)  # "it's" -> "it"
@@ -216,9 +216,10 @@ def sentence_keys(text: str) -> Keys:
             continue
         low = t.lower()
         bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
+        is_first = i == 0
         if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
             continue
         ents.add(bare)
-        if i and len(bare) > 2 and not t.isupper() and not any(ch.isdigit() for ch in t):
+        if not is_first and len(bare) > 2 and not t.isupper() and not _DIGIT.search(t):
             names_.append(_POSSESSIVE.sub("", t).rstrip("."))
     return Keys(vocabulary, frozenset(stems), frozenset(ents), tuple(names_), quantities(text))

@@ -19,6 +19,7 @@ from .sentences import body_sentences
 W_CENTRAL = 0.35  # shares the story's vocabulary (words several outlets use)
 W_CONCRETE = 0.35  # numbers, money, dates, named companies and people
 W_LEAD = 0.30  # early in its article
+CENTRAL_LENGTH_EXPONENT = 0.5  # central = sum of topic weights / words ** this (0.5: longer sentences gain a little)
 LEAD_HALF_LIFE = 3  # sentence position at which the lead weight halves
 SUPPORT_GAIN = 0.6  # score x (1 + SUPPORT_GAIN * log2(independent outlets))
 QUOTE_PENALTY = 0.7  # mostly a quotation: commentary more than fact
@@ -152,12 +153,14 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
 
     weights = {w: topic_weight(w) for w in tf}
     for c in cands:
-        c.central = sum(weights[w] for w in c.words) / math.sqrt(max(len(c.words), 4))
+        c.central = sum(weights[w] for w in c.words) / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
     top = max((c.central for c in cands), default=0.0) or 1.0
     for c in cands:
         c.central /= top
         significant = sum(1 for q in c.numbers if q.is_significant)
-        c.concrete = min(1.0, 0.3 * significant + 0.12 * len(c.entities) + (0.1 if c.vocabulary & _DATE_WORDS else 0))
+        minor = min(2, len(c.numbers) - significant)  # versions, small counts, days and years
+        c.concrete = min(1.0, 0.3 * significant + 0.1 * minor + 0.12 * len(c.entities)
+                         + (0.1 if c.vocabulary & _DATE_WORDS else 0))
         c.lead = 1.0 / (1.0 + c.position / LEAD_HALF_LIFE)
         base = W_CENTRAL * c.central + W_CONCRETE * c.concrete + W_LEAD * c.lead
         if c.quote_share > 0.4:

@@ -18,7 +18,6 @@ e.g i.e a.m p.m d.c n.y l.a
 """.split())
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9$€£])")
 FURNITURE_MAX_WORDS = 30  # a boilerplate line this short is dropped whole
-_LAST_TOKEN = re.compile(r"(\S+)$")
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -26,11 +25,12 @@ def split_sentences(paragraph: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(paragraph):
-        before = paragraph[start : m.start() + 1]
-        token = _LAST_TOKEN.search(before)
-        word = token.group(1).rstrip(".").lstrip("(\"“‘'").lower() if token else ""
-        if paragraph[m.start()] == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
-            continue
+        if paragraph[m.start()] == ".":
+            # the word the period ends: an abbreviation or an initial does not end the sentence
+            last = paragraph[max(start, m.start() - 30) : m.start() + 1].rsplit(None, 1)
+            word = last[-1].rstrip(".").lstrip("(\"“‘'").lower() if last else ""
+            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                continue
         out.append(paragraph[start : m.end()].strip())
         start = m.end()
     tail = paragraph[start:].strip()
