@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import random
 import shutil
 import statistics
 import subprocess
@@ -98,13 +99,15 @@ def main() -> None:
         server.serve_in_thread()
         try:
             saves = []
+            poll = server.watcher.snapshot.config.preview.poll_seconds
+            pause = random.Random(1)  # saves land at every phase of the poll, like an editor's
             for i in range(args.edits):
+                time.sleep(pause.uniform(poll, 2 * poll))
                 before = server.watcher.snapshot.generation
                 template.write_text(original.replace("Good morning", f"Good morning {i}"), encoding="utf-8")
                 t0 = time.perf_counter()
                 server.watcher.wait_for_change(before, timeout=30)
                 saves.append(time.perf_counter() - t0)
-            poll = server.watcher.snapshot.config.preview.poll_seconds
             rows.append((f"ours: save -> rebuilt (watcher, poll_seconds={poll:g})", ms(statistics.median(saves))))
 
             host, port = server.server_address[:2]
@@ -157,7 +160,10 @@ def browser_loop(server, template: Path, original: str, edits: int) -> float:
     times = []
     try:
         driver.get(server.url + "draft")
+        pause = random.Random(2)
+        poll = server.watcher.snapshot.config.preview.poll_seconds
         for i in range(edits):
+            time.sleep(pause.uniform(poll, 2 * poll))
             marker = f"Good evening {i},"
             template.write_text(original.replace("Good morning", f"Good evening {i}"), encoding="utf-8")
             t0 = time.perf_counter()
