@@ -228,3 +228,17 @@ def test_digest_summarize_json_holds_scores_and_sources(tmp_path):
     assert set(out) == {"headline", "kicker", "rundown", "details", "why_it_matters", "sources"}
     assert len(out["sources"]) == 5
     assert all(0 < d["score"] <= 1 and d["sources"] for d in out["details"])
+
+
+def test_a_story_with_only_boilerplate_falls_back_to_its_headline():
+    article = make_article(id="a", title="Acme buys Initech for $2 billion",
+                           text="Share on Twitter\n\nSubscribe to our newsletter\n\nBy admin")
+    s = summarize(story_of(article))
+    assert s.rundown == "Acme buys Initech for $2 billion"
+    assert s.details == ()
+    assert s.why_it_matters is None
+
+
+def test_a_teaser_without_a_full_stop_becomes_the_rundown():
+    article = make_article(id="a", title="Acme buys Initech", text="Acme agreed to buy Initech in a deal that…")
+    assert summarize(story_of(article)).rundown == "Acme agreed to buy Initech in a deal that…"

@@ -39,10 +39,9 @@ def summarize(app: AppContext, targets: tuple[str, ...], points: int | None, wor
         digest summarize https://example.com/a.html article.md --json
     """
     config = app.config if app.config_path.exists() else Config(base_dir=Path.cwd())
-    load = getattr(ingest, "load_articles", None) or _read_text_files
     articles: list[Article] = []
     for target in targets:
-        articles.extend(load(target, base_dir=Path.cwd(), settings=config.ingest))
+        articles.extend(ingest.load_articles(target, base_dir=Path.cwd(), settings=config.ingest))
     if not articles:
         raise InputError(f"no article text found in {', '.join(targets)}")
     story = story_of(articles)
@@ -97,18 +96,3 @@ def summary_json(summary: Summary) -> dict:
                      "published": s.published.isoformat() if s.published else None} for s in summary.story.sources],
     }
 
-
-def _read_text_files(target: str, *, base_dir: Path, settings: object, source_name: str | None = None) -> list[Article]:
-    """Plain-text files only: a stand-in until `digest.ingest.load_articles` lands (then unused)."""
-    path = base_dir / target
-    files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".md")) if path.is_dir() else [path]
-    out = []
-    for file in files:
-        try:
-            raw = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{file}: cannot read: {exc}") from exc
-        title, _, body = raw.strip().partition("\n")
-        out.append(Article(id=hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:16], url=file.resolve().as_uri(),
-                           title=title.strip(), source=source_name or file.stem, text=body.strip()))
-    return out

@@ -57,6 +57,7 @@ from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
 from . import facts
 from .cleaning import has_boilerplate, strip_dateline, word_count
+from .sentences import body_sentences
 from .scoring import (
     DUPLICATE_AT,
     Candidate,
@@ -117,6 +118,8 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
     why = _why_it_matters(cands, [*chosen, *picked])
     if not rundown and details:  # no usable lead: promote the first point
         rundown, details = details[0].text, details[1:]
+    if not rundown:  # a title-only feed item or a teaser: its own first line is all there is
+        rundown = _first_line(story)
     return Summary(
         story=story,
         headline=_headline(story, cands),
@@ -160,6 +163,14 @@ def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> s
         if best is None or value > best[0]:
             best = (value, c.point)
     return best[1] if best else None
+
+
+def _first_line(story: Story) -> str:
+    for article in story.articles:
+        for sentence in body_sentences(article.text):
+            if word_count(sentence) >= 4:
+                return sentence
+    return story.headline
 
 
 def _headline(story: Story, cands: list[Candidate]) -> str:
