@@ -162,3 +162,14 @@ def test_a_missing_api_key_falls_back_without_calling_the_endpoint(llm, monkeypa
     assert s == extractive()
     assert llm.requests == []
     assert "TEST_LLM_KEY" in caplog.text
+
+
+def test_llm_config_keys_are_validated(make_config):
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        make_config(llm={"endpoint": "localhost:11434", "api_key_env": "MY KEY", "model": " "})
+    message = str(err.value)
+    assert "[llm].endpoint: expected an http(s) URL, got 'localhost:11434'" in message
+    assert "[llm].api_key_env: expected an environment variable name, got 'MY KEY'" in message
+    assert "[llm].model: must not be empty" in message

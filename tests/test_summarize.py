@@ -242,3 +242,14 @@ def test_a_story_with_only_boilerplate_falls_back_to_its_headline():
 def test_a_teaser_without_a_full_stop_becomes_the_rundown():
     article = make_article(id="a", title="Acme buys Initech", text="Acme agreed to buy Initech in a deal that…")
     assert summarize(story_of(article)).rundown == "Acme agreed to buy Initech in a deal that…"
+
+
+def test_digest_summarize_words_caps_the_length(tmp_path):
+    files = [str(p) for p in sorted(SEEDS.glob("*.txt"))]
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "summarize", *files, "--words", "90",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    texts = [out["headline"], out["rundown"], out["why_it_matters"] or "", *(d["text"] for d in out["details"])]
+    assert sum(len(t.split()) for t in texts) <= 90
+    assert out["rundown"]

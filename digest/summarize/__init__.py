@@ -7,8 +7,10 @@ How a key point is chosen
    connective ("However,", "But") is cut; a sentence that leans on an earlier
    one ("He said", "This ...", "Their ..."), holds half a quote, asks a
    question, speaks in the first person, or carries boilerplate is refused.
-   Longer than ``max_point_words``: cut at a clause break if the head stands
-   alone, otherwise refused.
+   Longer than ``max_point_words``: cut before a trailing clause (", which
+   ...", "; ...", "— ..." running to the end) when the head is a sentence of
+   at least 8 words, otherwise refused; an aside between commas or dashes is
+   never cut, as that would leave a subject without its verb.
 2. **Base score** of a sentence (each term in 0..1)::
 
        base = 0.35 * central + 0.35 * concrete + 0.30 * lead   (x penalties)
@@ -19,10 +21,12 @@ How a key point is chosen
    - *concrete*: 0.3 per significant number (money, percentages, counts >= 10)
      + 0.1 per other number (versions, days, years; two at most) + 0.12 per
      named company or person + 0.1 for a date word, capped at 1.
-   - *lead*: 1 / (1 + position / 3): an article's first sentence weighs 1,
-     its fourth 0.5, its tenth 0.25.
+   - *lead*: 1 / (1 + position / 3): an article's first usable sentence
+     weighs 1, its fourth 0.5, its tenth 0.25 (positions skip refused
+     sentences, so an ad block does not bury the lead).
    - penalties: x0.7 when mostly a quotation, x0.85 for hedging ("may",
-     "could") without a figure, x0.8 with neither a number nor a name.
+     "could") without a significant figure, x0.8 with neither a number nor a
+     name, x0.8 when it opens on a back-reference ("The impact was ...").
 3. **Facts across outlets.** The best sentences (10 per article, 30 to 60)
    are grouped greedily: two sentences are one fact when their content-word
    Dice overlap is >= 0.5, or when they name a shared company or person and
@@ -31,15 +35,19 @@ How a key point is chosen
    too. A fact's score is the best member's base x (1 + 0.6 x log2(independent
    outlets)), so a fact three outlets report scores ~1.95x the same sentence
    from one outlet.
-4. **Selection.** The Rundown is the best-scored fact found in the first
-   three sentences of an article (the lead), plus the next sentence when it
-   is short. The details are picked by MMR (0.7 x score - 0.3 x similarity
+4. **Selection.** The Rundown is the fact with the best score x (1 - 0.15 x
+   position) x (1 for the first article, the best one, 0.7 for others) among
+   the first three usable sentences of each article, plus its article's next
+   sentence when the first is under 22 words and the next names a figure or
+   a name. The details are picked by MMR (0.7 x score - 0.3 x similarity
    to what is already chosen); a near-copy of a chosen point is folded into
    it, adding its sources. ``KeyPoint.score`` is the fact score divided by
    the story's best, so the first point is near 1.
-5. **Why it matters** is the most central remaining sentence that speaks of
-   consequences (a modal or future verb and an effect on markets, users,
-   policy ...); None when no sentence qualifies. Nothing is ever written
+5. **Why it matters** is, among the sentences not chosen nor close to a
+   chosen one, the best by 0.4 x central + 0.4 x consequences (distinct
+   effects named: markets, prices, competition, users, policy ..., three
+   for 1) + 0.2 x names, of those that speak of consequences at all (a modal
+   or future verb and an effect); None when no sentence qualifies. Nothing is ever written
    that no outlet wrote.
 
 With ``[summarize] backend = "llm"`` the extractive summary is produced first

@@ -33,6 +33,7 @@ western eastern global world app store gpu gpus llm llms
 """.split())
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
+_LOWER_WORD = re.compile(r"[a-z][a-z0-9]*(?:[.'’&-][a-z0-9]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
 
 _SCALE = {
@@ -206,7 +207,7 @@ class Keys(NamedTuple):
 
 def sentence_keys(text: str) -> Keys:
     tokens = _WORD.findall(text)
-    vocabulary = frozenset([t.lower().rstrip(".") for t in tokens])
+    vocabulary = frozenset(_LOWER_WORD.findall(text.lower()))
     memo = _STEMS
     stems = {memo.get(w) or stem(w) for w in vocabulary.difference(STOPWORDS) if len(w) > 1}
     stems.difference_update(STOPWORDS)  # "it's" -> "it"
