@@ -152,8 +152,7 @@ class _Run:
 
     def is_active(self, subscriber_id: int) -> bool:
         with self.lock:
-            record = subscriber_store.get_subscriber(self.conn, subscriber_id)
-            return record is not None and record.subscriber.status == "active"
+            return subscriber_store.subscriber_status(self.conn, subscriber_id) == "active"
 
     def handed(self, message: OutgoingMessage) -> None:
         with self.lock:
@@ -208,7 +207,6 @@ def deliver_issue(config: Config, conn: Connection, content: IssueContent, *, st
         report = SendReport(issue_key=key, mode=mode, total=len(states))
         report.skipped = sum(1 for st in states.values() if st in ("sent", "skipped"))
         report.uncertain = sum(1 for st in states.values() if st == "uncertain")
-        report.failed = 0
         jobs: list[_Job] = []
         for sid, state in sorted(states.items()):
             if state != "queued":
@@ -220,6 +218,9 @@ def deliver_issue(config: Config, conn: Connection, content: IssueContent, *, st
                 report.skipped += 1
         secret = token_secret(config.delivery, conn)
         template = MessageTemplate(content, config.delivery, secret, sign=make_signer(config))
+        if mode == "smtp" and not config.delivery.unsubscribe_url.startswith("https://"):
+            log.warning("[delivery].unsubscribe_url %s is not https: RFC 8058 one-click needs https, and mailbox "
+                        "providers ignore it otherwise", config.delivery.unsubscribe_url)
         run = _Run(config, conn, template, report, on_progress)
         log.info("stage=send issue=%s mode=%s to_send=%d already=%d", key, mode, len(jobs), report.skipped)
         if on_progress is not None:

@@ -100,6 +100,9 @@ class RelayConnection:
         """
         s = self.settings
         where = f"{s.host}:{s.port}"
+        if s.username and self.password is None:
+            raise DeliveryError(f"[smtp].username is set but the environment variable {s.password_env} "
+                                "([smtp].password_env) is not")
         try:
             if s.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=self.context)
