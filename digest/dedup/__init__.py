@@ -64,7 +64,8 @@ def group_stories(articles: Sequence[Article], settings: DedupSection, past: Seq
     vectors = vectorize([Doc(g.kept.title, g.kept.text) for g in groups] + [Doc(a.title, a.text) for a in extra])
     times = [_epoch(article_time(g.kept)) for g in groups]
     clusters = cluster(vectors, range(len(groups)), times, settings.story_threshold, settings.window_hours * 3600)
-    stories = [_make_story([groups[i] for i in c], c, vectors) for c in clusters]
+    central = centrality(vectors, clusters)
+    stories = [_make_story([groups[i] for i in c], c, central) for c in clusters]
     told = updates = 0
     if past:
         remembered = []
@@ -87,8 +88,7 @@ def _epoch(t: datetime | None) -> float | None:
     return t.timestamp() if t else None
 
 
-def _make_story(groups: list[CopyGroup], rows: list[int], vectors: Vectors) -> Story:
-    central = centrality(vectors, rows)
+def _make_story(groups: list[CopyGroup], rows: list[int], central: dict[int, float]) -> Story:
     order = sorted(range(len(groups)), key=lambda k: (-round(central[rows[k]], 9),
                                                       _epoch(article_time(groups[k].kept)) or 0.0,
                                                       groups[k].kept.id))

@@ -10,7 +10,7 @@ exact shingle Jaccard (or containment, for a copy with paragraphs cut).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +35,7 @@ class CopyGroup:
     kept: Article
     copies: list[Article] = field(default_factory=list)
     normalized: str = ""
-    shingles: set[int] = field(default_factory=set)
+    shingles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
 
     @property
     def members(self) -> list[Article]:
@@ -46,7 +46,8 @@ def article_time(a: Article) -> datetime | None:
     return a.published or a.fetched_at
 
 
-def _comparable_text(a: Article) -> str:
+def comparable_text(a: Article) -> str:
+    """The text compared for copies: the body, with the title in front when the body is a teaser."""
     text = a.text or ""
     if len(text.split()) < MIN_TEXT_WORDS:
         text = f"{a.title}\n\n{text}"
@@ -92,7 +93,7 @@ def collapse_exact(articles: Sequence[Article]) -> list[CopyGroup]:
     articles = sorted({a.id: a for a in articles}.values(), key=lambda a: a.id)
     uf = _UnionFind(len(articles))
     first_by_key: dict[str, int] = {}
-    normalized = [normalize_text(_comparable_text(a)) for a in articles]
+    normalized = [normalize_text(comparable_text(a)) for a in articles]
     for i, a in enumerate(articles):
         keys = [f"url:{canonical_url(a.url)}"]
         if normalized[i]:
@@ -114,17 +115,17 @@ def collapse_exact(articles: Sequence[Article]) -> list[CopyGroup]:
     return groups
 
 
-def _minhash(shingle_set: Iterable[int], permutations: np.ndarray) -> MinHash:
+def _minhash(shingle_hashes: np.ndarray, permutations: np.ndarray) -> MinHash:
     m = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme="affine32", hashfunc=int)
-    m.update_batch(sorted(shingle_set))
+    m.update_batch(shingle_hashes.tolist())
     return m
 
 
-def similar_texts(a: set[int], b: set[int]) -> tuple[float, float]:
-    """(Jaccard, containment of the smaller in the larger) of two shingle sets."""
-    if not a or not b:
+def similar_texts(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two sorted unique shingle-hash arrays."""
+    if not len(a) or not len(b):
         return 0.0, 0.0
-    inter = len(a & b)
+    inter = len(np.intersect1d(a, b, assume_unique=True))
     return inter / (len(a) + len(b) - inter), inter / min(len(a), len(b))
 
 
@@ -139,12 +140,12 @@ def collapse_near(groups: list[CopyGroup], threshold: float, containment: float)
         for i, g in enumerate(groups):
             m = _minhash(g.shingles, permutations)
             sketches.append(m)
-            if g.shingles:
+            if len(g.shingles):
                 session.insert(i, m, check_duplication=False)
     uf = _UnionFind(len(groups))
     pairs = 0
     for i, g in enumerate(groups):
-        if not g.shingles:
+        if not len(g.shingles):
             continue
         for j in lsh.query(sketches[i]):
             if j <= i:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 from ..models import Story
 
@@ -37,17 +36,18 @@ def predicted_labels(stories: Sequence[Story]) -> dict[str, str]:
     return out
 
 
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
 def pairwise(gold: Mapping[str, str], predicted: Mapping[str, str]) -> Scores:
-    """Precision and recall over all pairs of items put in one cluster."""
-    items = sorted(gold)
-    tp = fp = fn = 0
-    for a, b in combinations(items, 2):
-        same_gold, same_pred = gold[a] == gold[b], predicted[a] == predicted[b]
-        tp += same_gold and same_pred
-        fp += same_pred and not same_gold
-        fn += same_gold and not same_pred
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
+    """Precision and recall over all pairs of items put in one cluster (counted, not enumerated)."""
+    both = Counter((gold[i], predicted[i]) for i in gold)
+    tp = sum(_pairs(n) for n in both.values())
+    predicted_pairs = sum(_pairs(n) for n in Counter(predicted[i] for i in gold).values())
+    gold_pairs = sum(_pairs(n) for n in Counter(gold.values()).values())
+    p = tp / predicted_pairs if predicted_pairs else 1.0
+    r = tp / gold_pairs if gold_pairs else 1.0
     return Scores(p, r, _f1(p, r))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import Article, PastStory
+from .duplicates import comparable_text, similar_texts
 from .text import canonical_url, facts, normalize_text, shingles, text_hash
 
 NAME_WEIGHT = 0.5  # a new name counts half a new figure: a fresh outlet quotes new people anyway
@@ -29,7 +30,7 @@ def article_keys(a: Article) -> set[str]:
     keys = {f"id:{a.id}", f"url:{canonical_url(a.url)}"}
     if a.guid:
         keys.add(f"guid:{a.guid.strip()}")
-    normalized = normalize_text(a.text or a.title)
+    normalized = normalize_text(comparable_text(a))
     if normalized:
         keys.add(f"txt:{text_hash(normalized)}")
     return keys
@@ -40,13 +41,11 @@ def is_copy_of_past(a: Article, past: PastStory, past_keys: set[str], threshold:
     """Whether `a` is one of the past story's articles or a near-copy of one."""
     if article_keys(a) & past_keys:
         return True
-    mine = shingles(normalize_text(a.text or a.title))
+    mine = shingles(normalize_text(comparable_text(a)))
     for old in past.articles:
-        theirs = shingles(normalize_text(old.text or old.title))
-        if mine and theirs:
-            inter = len(mine & theirs)
-            if inter / (len(mine) + len(theirs) - inter) >= threshold or inter / min(len(mine), len(theirs)) >= containment:
-                return True
+        jaccard, contained = similar_texts(mine, shingles(normalize_text(comparable_text(old))))
+        if jaccard >= threshold or contained >= containment:
+            return True
     return False
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse.csgraph import connected_components
 
 from .text import content_terms, facts
 
@@ -36,6 +38,10 @@ BODY_WORDS = 600  # words of text read per article: the event is told near the t
 WEIGHTS = {"b": 0.6, "t": 0.1, "f": 0.3}  # body, title, facts; they sum to 1
 BLOCK_TERMS = 12  # top-weighted terms per article used to find candidates
 BLOCK_MAX_DF = 256  # a term in more articles than this is not used to find candidates
+BLOCK_MIN_SHARED = 2  # candidates share at least this many of those terms
+BLOCK_CHUNK_ROWS = 4096
+DENSE_COMPONENT_MAX = 2000  # larger components are clustered over their candidate edges only
+FAR = 1e12  # the distance of two articles outside the time window
 PAIR_CHUNK = 200_000  # candidate pairs scored at once (bounds memory)
 
 
@@ -59,60 +65,66 @@ class Vectors:
         return dict(zip(self.matrix.indices[start:end].tolist(), self.matrix.data[start:end].tolist()))
 
 
-def _features(doc: Doc) -> dict[str, Counter]:
-    return {
-        "b": Counter(content_terms(f"{doc.title}\n\n{doc.text}", limit=BODY_WORDS)),
-        "t": Counter(content_terms(doc.title)),
-        "f": Counter(facts(f"{doc.title}.\n\n{doc.text}")),
-    }
+BLOCKS = ("b", "t", "f")
+
+
+def _features(doc: Doc) -> tuple[Counter, Counter, Counter]:
+    return (
+        Counter(content_terms(f"{doc.title}\n\n{doc.text}", limit=BODY_WORDS)),
+        Counter(content_terms(doc.title)),
+        Counter(facts(f"{doc.title}.\n\n{doc.text}")),
+    )
 
 
 def vectorize(docs: Sequence[Doc]) -> Vectors:
-    """Weighted, block-normalized TF-IDF rows for `docs`, IDF fitted on `docs` themselves."""
-    vocab: dict[str, int] = {}
-    per_doc: list[list[tuple[str, list[int], list[float]]]] = []
-    for doc in docs:
-        blocks = []
-        for block, counts in _features(doc).items():
-            cols, tfs = [], []
-            for term in sorted(counts):
-                cols.append(vocab.setdefault(f"{block}:{term}", len(vocab)))
-                tfs.append(1.0 + math.log(counts[term]))
-            blocks.append((block, cols, tfs))
-        per_doc.append(blocks)
-    df = np.zeros(len(vocab), dtype=np.int64)
-    for blocks in per_doc:
-        for _, cols, _ in blocks:
-            df[cols] += 1
+    """Weighted, block-normalized TF-IDF rows for `docs`, IDF fitted on `docs` themselves.
+
+    Terms only one document has are dropped: they cannot link two articles and
+    would only dilute the norm of the long ones.
+    """
+    vocabs: list[dict[str, int]] = [{} for _ in BLOCKS]
+    cols: list[list[int]] = [[] for _ in BLOCKS]
+    counts: list[list[int]] = [[] for _ in BLOCKS]
+    lengths = np.zeros((len(docs), len(BLOCKS)), dtype=np.int64)
+    for d, doc in enumerate(docs):
+        for b, counter in enumerate(_features(doc)):
+            vocab = vocabs[b]
+            cols[b].extend([vocab.setdefault(term, len(vocab)) for term in counter])
+            counts[b].extend(counter.values())
+            lengths[d, b] = len(counter)
+    offsets = np.cumsum([0] + [len(v) for v in vocabs])
+    # Flatten in (doc, block) order: each doc's block segments are contiguous.
+    seg_cols, seg_tf, seg_block = [], [], []
+    starts = [np.concatenate([[0], np.cumsum(lengths[:, b])]) for b in range(len(BLOCKS))]
+    for b in range(len(BLOCKS)):
+        seg_cols.append(np.asarray(cols[b], dtype=np.int64) + offsets[b])
+        seg_tf.append(np.asarray(counts[b], dtype=np.float64))
+    all_cols = np.concatenate(seg_cols) if seg_cols else np.zeros(0, dtype=np.int64)
+    df = np.bincount(all_cols, minlength=int(offsets[-1]))
     idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
-    indptr, indices, data = [0], [], []
-    for blocks in per_doc:
-        row_cols: list[int] = []
-        row_vals: list[float] = []
-        for block, cols, tfs in blocks:
-            if not cols:
-                continue
-            linkable = df[cols] >= 2  # a term no other article has cannot link; it would only dilute
-            cols = [c for c, k in zip(cols, linkable) if k]
-            if not cols:
-                continue
-            vals = np.asarray(tfs)[linkable] * idf[cols]
-            vals *= math.sqrt(WEIGHTS[block]) / float(np.linalg.norm(vals))
-            row_cols.extend(cols)
-            row_vals.extend(vals.tolist())
-        indices.extend(row_cols)
-        data.extend(row_vals)
-        indptr.append(len(indices))
-    matrix = sparse.csr_matrix((np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int64),
-                                np.asarray(indptr, dtype=np.int64)), shape=(len(docs), len(vocab)))
+    order_cols, order_vals, order_keys = [], [], []
+    for b in range(len(BLOCKS)):
+        c, tf = seg_cols[b], seg_tf[b]
+        row_of = np.repeat(np.arange(len(docs)), lengths[:, b])
+        vals = (1.0 + np.log(tf)) * idf[c]
+        keep = df[c] >= 2
+        c, vals, row_of = c[keep], vals[keep], row_of[keep]
+        norms = np.sqrt(np.bincount(row_of, weights=vals * vals, minlength=len(docs)))
+        vals = vals * (np.sqrt(WEIGHTS[BLOCKS[b]]) / np.where(norms > 0, norms, 1.0)[row_of])
+        order_cols.append(c)
+        order_vals.append(vals)
+        order_keys.append(row_of)
+    rows = np.concatenate(order_keys)
+    matrix = sparse.csr_matrix((np.concatenate(order_vals), (rows, np.concatenate(order_cols))),
+                               shape=(len(docs), int(offsets[-1])))
     matrix.sort_indices()
     return Vectors(matrix, df)
 
 
 def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j) of `rows` that share one of their top-weighted, not-too-common terms."""
+    """Pairs (i < j) of `rows` sharing at least BLOCK_MIN_SHARED of their top-weighted, not-too-common terms."""
     m = vectors.matrix[rows]
-    usable = (vectors.df >= 2) & (vectors.df <= BLOCK_MAX_DF)
+    usable = vectors.df <= BLOCK_MAX_DF  # every stored term has df >= 2 already
     b_rows, b_cols = [], []
     for r in range(m.shape[0]):
         start, end = m.indptr[r], m.indptr[r + 1]
@@ -120,13 +132,22 @@ def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.
         keep = usable[cols]
         cols, vals = cols[keep], vals[keep]
         if len(cols) > BLOCK_TERMS:
-            top = np.lexsort((cols, -vals))[:BLOCK_TERMS]
-            cols = cols[top]
-        b_rows.extend([r] * len(cols))
-        b_cols.extend(cols.tolist())
-    block = sparse.csr_matrix((np.ones(len(b_rows), dtype=np.int32), (b_rows, b_cols)), shape=m.shape)
-    shared = sparse.triu(block @ block.T, k=1).tocoo()
-    return rows[shared.row], rows[shared.col]
+            cols = cols[np.lexsort((cols, -vals))[:BLOCK_TERMS]]
+        b_rows.append(np.full(len(cols), r, dtype=np.int64))
+        b_cols.append(cols)
+    if not b_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    r_all, c_all = np.concatenate(b_rows), np.concatenate(b_cols)
+    block = sparse.csr_matrix((np.ones(len(r_all), dtype=np.int32), (r_all, c_all)), shape=m.shape)
+    block_t = block.T.tocsr()
+    lefts, rights = [], []
+    for s in range(0, m.shape[0], BLOCK_CHUNK_ROWS):  # chunks bound the memory of the shared-term counts
+        shared = (block[s:s + BLOCK_CHUNK_ROWS] @ block_t).tocoo()
+        i = shared.row.astype(np.int64) + s
+        keep = (shared.col > i) & (shared.data >= BLOCK_MIN_SHARED)
+        lefts.append(i[keep])
+        rights.append(shared.col[keep].astype(np.int64))
+    return rows[np.concatenate(lefts)], rows[np.concatenate(rights)]
 
 
 def pair_scores(vectors: Vectors, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -153,17 +174,88 @@ def _add(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
 
 
 def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None], threshold: float,
-            window_seconds: float) -> list[list[int]]:
-    """Average-linkage clusters of `rows` (indices into `vectors`); `times` are epoch seconds per row."""
+            window_seconds: float, dense_limit: int = DENSE_COMPONENT_MAX) -> list[list[int]]:
+    """Average-linkage clusters of `rows` (indices into `vectors`); `times` are epoch seconds per row.
+
+    Candidate pairs above the threshold split the rows into connected
+    components; each component is clustered on its own, exactly (scipy's
+    average linkage on its dense similarity matrix) or, past `dense_limit`
+    rows, by a lazy-heap agglomeration over its candidate edges only.
+    """
     rows_arr = np.asarray(rows, dtype=np.int64)
+    if len(rows_arr) == 0:
+        return []
+    position = {int(r): k for k, r in enumerate(rows_arr.tolist())}
     left, right = candidate_pairs(vectors, rows_arr)
     scores = pair_scores(vectors, left, right)
     keep = scores >= threshold
     left, right, scores = left[keep], right[keep], scores[keep]
-    t = dict(zip(rows, times))
+    pl = np.asarray([position[int(x)] for x in left.tolist()], dtype=np.int64)
+    pr = np.asarray([position[int(x)] for x in right.tolist()], dtype=np.int64)
+    n = len(rows_arr)
+    graph = sparse.coo_matrix((np.ones(len(pl)), (pl, pr)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    t = np.asarray([np.nan if x is None else x for x in times], dtype=np.float64)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    groups: list[list[int]] = []
+    dense: list[np.ndarray] = []
+    edge_label = labels[pl] if len(pl) else np.zeros(0, dtype=np.int64)
+    for component in np.split(order, bounds):
+        if len(component) == 1:
+            groups.append([int(rows_arr[component[0]])])
+        elif len(component) <= dense_limit:
+            dense.append(component)
+        else:
+            mine = edge_label == labels[component[0]]
+            groups += _average_linkage_sparse(vectors, rows_arr[component].tolist(), t[component].tolist(),
+                                              left[mine], right[mine], scores[mine], threshold, window_seconds)
+    groups += _average_linkage_dense(vectors, rows_arr, dense, t, threshold, window_seconds)
+    return sorted(sorted(g) for g in groups)
+
+
+def _within_pairs(components: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair inside each component, in scipy's condensed order, and where each component's pairs start."""
+    lefts, rights, starts = [], [], [0]
+    for comp in components:
+        iu, ju = np.triu_indices(len(comp), 1)
+        lefts.append(comp[iu])
+        rights.append(comp[ju])
+        starts.append(starts[-1] + len(iu))
+    if not lefts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.asarray(starts)
+    return np.concatenate(lefts), np.concatenate(rights), np.asarray(starts)
+
+
+def _average_linkage_dense(vectors: Vectors, rows: np.ndarray, components: list[np.ndarray], t: np.ndarray,
+                           threshold: float, window_seconds: float) -> list[list[int]]:
+    """Exact average linkage inside each component; all their pairs are scored in one vectorized pass."""
+    left, right, starts = _within_pairs(components)
+    distance = 1.0 - pair_scores(vectors, rows[left], rows[right])
+    distance[np.abs(t[left] - t[right]) > window_seconds] = FAR  # NaN (undated) is never outside the window
+    np.clip(distance, 0.0, None, out=distance)
+    out: list[list[int]] = []
+    for k, comp in enumerate(components):
+        condensed = distance[starts[k]:starts[k + 1]]
+        members = rows[comp].tolist()
+        if len(comp) == 2:
+            out += [members] if condensed[0] <= 1.0 - threshold else [[m] for m in members]
+            continue
+        labels = fcluster(linkage(condensed, method="average"), t=1.0 - threshold, criterion="distance")
+        found: dict[int, list[int]] = {}
+        for row, label in zip(members, labels.tolist()):
+            found.setdefault(label, []).append(row)
+        out += found.values()
+    return out
+
+
+def _average_linkage_sparse(vectors: Vectors, rows: list[int], times: list[float], left: np.ndarray,
+                            right: np.ndarray, scores: np.ndarray, threshold: float,
+                            window_seconds: float) -> list[list[int]]:
+    """Average linkage over candidate edges only, for components too big for a dense matrix."""
     parent = {r: r for r in rows}
     size = {r: 1 for r in rows}
-    span = {r: (t[r], t[r]) for r in rows}
+    span = {r: (t, t) for r, t in zip(rows, times)}
     sums: dict[int, dict[int, float]] = {}
 
     def find(i: int) -> int:
@@ -178,15 +270,14 @@ def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None]
         return sums[root]
 
     def fits(ra: int, rb: int) -> bool:
-        (a0, a1), (b0, b1) = span[ra], span[rb]
-        known = [x for x in (a0, a1, b0, b1) if x is not None]
+        known = [x for x in (*span[ra], *span[rb]) if not math.isnan(x)]
         return not known or max(known) - min(known) <= window_seconds
 
     # Heap entries carry the cluster sizes they were scored with; a stale one is rescored.
     heap = [(-s, int(i), int(j), 1, 1) for s, i, j in zip(scores.tolist(), left.tolist(), right.tolist())]
     heapq.heapify(heap)
     while heap:
-        neg, i, j, si, sj = heapq.heappop(heap)
+        _, i, j, si, sj = heapq.heappop(heap)
         ri, rj = find(i), find(j)
         if ri == rj:
             continue
@@ -203,27 +294,25 @@ def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None]
         sums.pop(gone, None)
         parent[gone] = keep_root
         size[keep_root] += size.pop(gone)
-        (a0, a1), (b0, b1) = span[keep_root], span.pop(gone)
-        lows = [x for x in (a0, b0) if x is not None]
-        highs = [x for x in (a1, b1) if x is not None]
-        span[keep_root] = (min(lows) if lows else None, max(highs) if highs else None)
-    groups: dict[int, list[int]] = {}
+        merged = [x for x in (*span[keep_root], *span.pop(gone)) if not math.isnan(x)]
+        span[keep_root] = (min(merged), max(merged)) if merged else (math.nan, math.nan)
+    out: dict[int, list[int]] = {}
     for r in rows:
-        groups.setdefault(find(r), []).append(r)
-    return sorted(groups.values())
+        out.setdefault(find(r), []).append(r)
+    return list(out.values())
 
 
-def centrality(vectors: Vectors, members: Sequence[int]) -> dict[int, float]:
-    """Each member's mean similarity to the others (1.0 for a lone article)."""
-    if len(members) == 1:
-        return {members[0]: 1.0}
-    total: dict[int, float] = {}
-    for m in members:
-        total = _add(total, vectors.row(m))
+def centrality(vectors: Vectors, groups: Sequence[Sequence[int]]) -> dict[int, float]:
+    """Each row's mean similarity to the other rows of its group (1.0 alone), for all groups at once."""
+    comps = [np.asarray(g, dtype=np.int64) for g in groups if len(g) > 1]
+    left, right, _ = _within_pairs(comps)
+    sims = pair_scores(vectors, left, right)
+    total = np.bincount(left, weights=sims, minlength=vectors.matrix.shape[0])
+    total += np.bincount(right, weights=sims, minlength=vectors.matrix.shape[0])
     out = {}
-    for m in members:
-        row = vectors.row(m)
-        out[m] = (_dot(row, total) - _dot(row, row)) / (len(members) - 1)
+    for g in groups:
+        for row in g:
+            out[row] = 1.0 if len(g) == 1 else float(total[row]) / (len(g) - 1)
     return out
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections import Counter
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
 
 SHINGLE_WORDS = 5  # words per shingle: long enough that unrelated texts share almost none
 
@@ -23,14 +27,15 @@ _TRACKING_PARAMS = re.compile(
 _URL_IN_TEXT = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(
-    r"(?<![\w.])([$€£]|usd|eur)?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?"
+    r"(?<![\w.])(?:[$€£]|usd|eur)?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?"
     r"(%|percent\b|per cent\b|trillion\b|tn\b|billion\b|bn\b|b\b|million\b|mn\b|m\b|k\b)?",
     re.IGNORECASE,
 )
 _UNIT = {"%": "%", "percent": "%", "per cent": "%", "trillion": "t", "tn": "t", "billion": "b", "bn": "b",
          "b": "b", "million": "m", "mn": "m", "m": "m", "k": "k"}
-_CAPITALIZED = re.compile(r"(?<![\w'’])([A-Z][\w&’'-]*|[a-z]+\d[\w-]*|\w*[A-Z]\w*\d\w*)")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:\"“”]\s+|\n\s*)$")
+_NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w&’'-]*|[a-z]+\d[\w-]*)")
+_OPENER = re.compile(r"(?:[.!?:]\s+|\n\s*)[\"“‘(-]*([A-Z][\w&’'-]*)")  # a capitalized word opening a sentence
+_HAS_DIGIT = re.compile(r"\d")
 
 STOPWORDS = frozenset("""
 a about above after again against ago all almost also although always am among an and another any anyone
@@ -53,12 +58,14 @@ reports news read more click subscribe newsletter share sign email
 
 def normalize_text(text: str) -> str:
     """Lowercase words only: whitespace, case, punctuation and links (tracking junk) do not count."""
-    return " ".join(w.lower() for w in _WORD.findall(_URL_IN_TEXT.sub(" ", text)))
+    if "://" in text or "www." in text.lower():
+        text = _URL_IN_TEXT.sub(" ", text)
+    return " ".join(_WORD.findall(text)).lower()
 
 
-def text_hash(text: str) -> str:
-    """A stable key for 'the same text', after `normalize_text`."""
-    return hashlib.blake2b(normalize_text(text).encode(), digest_size=16).hexdigest()
+def text_hash(normalized: str) -> str:
+    """A stable key for 'the same text', given the output of `normalize_text`."""
+    return hashlib.blake2b(normalized.encode(), digest_size=16).hexdigest()
 
 
 def canonical_url(url: str) -> str:
@@ -78,12 +85,19 @@ def canonical_url(url: str) -> str:
     return urlunsplit(("", host, path, query, ""))
 
 
-def shingles(normalized: str, size: int = SHINGLE_WORDS) -> set[int]:
-    """32-bit hashes of the overlapping `size`-word windows of a normalized text."""
+def shingles(normalized: str, size: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique 32-bit hashes of the overlapping `size`-word windows of a normalized text."""
     words = normalized.split()
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
     if len(words) <= size:
-        return {zlib.crc32(normalized.encode())} if words else set()
-    return {zlib.crc32(" ".join(words[i:i + size]).encode()) for i in range(len(words) - size + 1)}
+        return np.unique(np.asarray([int(hashes.sum()) & 0xFFFFFFFF], dtype=np.uint64))
+    windows = len(words) - size + 1
+    mixed = np.zeros(windows, dtype=np.uint64)
+    for k in range(size):  # a polynomial rolling hash, wrapping at 2**64
+        mixed = mixed * np.uint64(1_000_003) + hashes[k:k + windows]
+    return np.unique((mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
 
 
 def content_terms(text: str, limit: int | None = None) -> list[str]:
@@ -91,15 +105,18 @@ def content_terms(text: str, limit: int | None = None) -> list[str]:
     words = _WORD.findall(text)
     if limit is not None:
         words = words[:limit]
-    out = []
-    for w in words:
-        w = w.lower().replace("’", "'")
-        if w.endswith("'s"):
-            w = w[:-2]
-        if len(w) < 3 or w in STOPWORDS or w.isdigit():
-            continue
-        out.append(_stem(w))
-    return out
+    terms = map(_term, words)
+    return [t for t in terms if t]
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str:
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) < 3 or w in STOPWORDS or w.isdigit():
+        return ""
+    return _stem(w)
 
 
 def _stem(word: str) -> str:
@@ -122,28 +139,20 @@ def facts(text: str) -> set[str]:
     at a sentence start does not count) and model-like tokens ("H800", "o3");
     figures are numbers normalized with their unit ("$5.6 million" -> "5.6m").
     """
+    text = ". " + text  # the text opens a sentence too
+    openers = Counter(_OPENER.findall(text))
     found: set[str] = set()
-    mid_sentence: set[str] = set()
-    at_start: set[str] = set()
-    for m in _CAPITALIZED.finditer(text):
-        token = m.group(1).replace("’", "'").removesuffix("'s").strip("'-")
-        low = token.lower()
-        if len(low) < 2 or low in STOPWORDS:
-            continue
-        if any(c.isdigit() for c in low):
+    for token, n in Counter(_NAME.findall(text)).items():
+        if n <= openers.get(token, 0) and not _HAS_DIGIT.search(token):
+            continue  # only ever seen opening a sentence: "Despite", "Meanwhile"
+        low = token.replace("’", "'").removesuffix("'s").strip("'-").lower()
+        if len(low) >= 2 and low not in STOPWORDS:
             found.add(low)
-        elif _SENTENCE_START.search(text, max(0, m.start() - 3), m.start()) or m.start() == 0:
-            at_start.add(low)
-        else:
-            mid_sentence.add(low)
-    found |= mid_sentence
-    found |= at_start & mid_sentence
-    for m in _NUMBER.finditer(text):
-        value = m.group(2).replace(",", "")
+    for value, unit in _NUMBER.findall(text):
+        value = value.replace(",", "")
         if "." in value:
             value = value.rstrip("0").rstrip(".")
-        unit = _UNIT.get((m.group(3) or "").lower(), "")
-        if not unit and len(value) == 1:
-            continue  # a lone digit ("3 things") is no fact
-        found.add(f"#{value}{unit}")
+        unit = _UNIT.get(unit.lower(), "")
+        if unit or len(value) > 1:  # a lone digit ("3 things") is no fact
+            found.add(f"#{value}{unit}")
     return found
