@@ -77,10 +77,18 @@ class RecordingHandler:
         return "250 Message accepted"
 
 
+class PipeliningHandler(RecordingHandler):
+    """Also advertises PIPELINING (RFC 2920); aiosmtpd reads pipelined commands in order anyway."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
 def _serve(args: argparse.Namespace) -> None:
     from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-    handler = RecordingHandler(args)
+    handler = (PipeliningHandler if args.pipelining else RecordingHandler)(args)
     context = None
     if args.cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -120,6 +128,7 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fail", action="append", help="RCPT=CODE[:TIMES] (TIMES omitted: always)")
     p.add_argument("--drop-at-mail", type=int, default=0, help="close the connection at the Nth MAIL FROM")
     p.add_argument("--drop-after-data", type=int, default=0, help="close it after the Nth final dot, no reply")
+    p.add_argument("--pipelining", action="store_true", help="advertise PIPELINING")
     p.add_argument("--data-delay", type=float, default=0.0, help="seconds to wait before each 250 to DATA")
     return p.parse_args(argv)
 

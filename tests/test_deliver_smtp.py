@@ -117,9 +117,11 @@ def test_a_refused_password_is_one_error_and_nothing_is_marked_sent(make_config,
     assert sendlog.counts(conn, KEY) == {"queued": 3}
 
 
-def test_4xx_is_retried_with_backoff_5xx_fails_that_recipient_and_the_run_goes_on(make_config, tmp_path, servers):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_4xx_is_retried_with_backoff_5xx_fails_that_recipient_and_the_run_goes_on(make_config, tmp_path, servers,
+                                                                                  pipelining):
     server = servers(tmp_path, "--fail", "later@example.com=451:2", "--fail", "closing@example.com=421:1",
-                     "--fail", "gone@example.com=550")
+                     "--fail", "gone@example.com=550", *(["--pipelining"] if pipelining else []))
     config = smtp_config(make_config, server.port)
     conn = prepared(config, "later@example.com", "closing@example.com", "gone@example.com", *PEOPLE[:3])
 

@@ -170,10 +170,12 @@ class RelayConnection:
             steps = (((250,), "MAIL FROM"), ((250, 251), "RCPT TO"), ((354,), "DATA"))
             for (code, reply), (expected, what) in zip(replies, steps):
                 if code not in expected:
-                    if len(replies) == 3 and replies[2][0] == 354:  # pipelined DATA went through: end it empty
-                        smtp.send(b".\r\n")
-                        smtp.getreply()
-                    self._reset(code)
+                    if len(replies) == 3 and replies[2][0] == 354:
+                        # A pipelined DATA was accepted although an earlier step failed: ending it with "."
+                        # could deliver an empty message, so drop the session instead.
+                        self.abort()
+                    else:
+                        self._reset(code)
                     raise _failure(code, reply, what)
             smtp.send(payload)
             before_final_dot()
