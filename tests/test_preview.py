@@ -31,10 +31,9 @@ from digest.preview.server import list_archive, safe_file
 from digest.storage import articles as article_store
 from digest.storage import issues as issue_store
 from digest.storage.issues import IssueRecord
+from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import ROOT, require
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_SECONDS = 15  # an upper bound for a wait-until, never a delay
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned=1">Chips & <b>bold</b> claims'
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -183,16 +182,15 @@ def own_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def driver():
-    """Headless Chromium with Debian's chromedriver (Selenium Manager never runs), console logs kept."""
+    """tests/browser.py's headless Chromium (Debian's chromedriver, never Selenium Manager), with the
+    console log kept: the preview's pages must load without console errors."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = require(CHROMIUM)
     profile = tempfile.mkdtemp(prefix="preview-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1280,1000", f"--user-data-dir={profile}"):
+    for flag in (*CHROMIUM_FLAGS, "--window-size=1280,1000", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(executable_path=require(CHROMEDRIVER)), options=options)
@@ -420,7 +418,9 @@ def test_config_edit_rebuilds_and_reloads_the_open_page(own_server, driver):
     assert "PREVIEW WEEKLY" in by_id(driver, "text-part").text.upper()
     config_path.write_text(config_path.read_text(encoding="utf-8").replace("Preview Weekly", "Evening Edition"),
                            encoding="utf-8")
-    wait_for(driver, lambda d: "EVENING EDITION" in d.find_element("tag name", "body").text.upper(),
+    # Read the text in one script call: the page reloads under us, so an element handle could go stale.
+    wait_for(driver, lambda d: "EVENING EDITION" in d.execute_script(
+        "return document.body ? document.body.innerText.toUpperCase() : ''"),
              "the config edit did not show")
 
 
