@@ -3,9 +3,10 @@
 The relay is aiosmtpd in its own process; it records each message before
 answering 250, and answers after a short delay like a real relay, so kills
 land before, during and after SMTP transactions, and between the relay's
-acceptance and our log's "sent". Half the kills come at a random time after
-start (often during start-up or queueing), half a random 0-10 ms after the
-relay took a message (mid-transaction). What the test proves: no address
+acceptance and our log's "sent". Half the kills come at a random time
+between launch and 50 ms after the first message of a run would arrive
+(start-up, queueing, the first transactions), half a random 0-10 ms after
+the relay took a message (mid-transaction). What the test proves: no address
 receives two copies (at most once), and every address is reached once
 `digest send` has run to completion, except one killed in the microseconds
 between committing "handed" and writing the final "." (none in practice;
@@ -28,7 +29,7 @@ from digest.storage import subscribers as subscriber_store
 from tests.smtp_servers import start_server, write_issue_folder
 
 KEY = "2025-01-29"
-RECIPIENTS = [f"r{i:03d}@example.com" for i in range(120)]
+RECIPIENTS = [f"r{i:03d}@example.com" for i in range(200)]
 KILLS = 24
 
 
@@ -62,17 +63,20 @@ def test_twenty_plus_kill_9s_at_random_points_leave_every_recipient_with_exactly
         env = {**os.environ, "DIGEST_SECRET": "kill-test"}
         rng = random.Random(7)
         kills = mid_send = 0
+        startup = 1.0  # seconds from launch to the first message, measured by the first run
         for attempt in range(KILLS * 3):
             if kills >= KILLS:
                 break
             before = line_count(record)
+            launched = time.monotonic()
             process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             if attempt % 2:
-                time.sleep(rng.uniform(0.0, 1.2))  # anywhere: start-up, queueing or sending
+                time.sleep(rng.uniform(0.0, startup + 0.05))  # start-up, queueing, or the first messages
             else:
                 while line_count(record) == before and process.poll() is None:
                     time.sleep(0.0005)
+                startup = time.monotonic() - launched if attempt == 0 else startup
                 time.sleep(rng.uniform(0.0, 0.010))  # just after the relay took a message
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
