@@ -1,41 +1,39 @@
-"""What one subscriber receives, for the preview: the parts with placeholders filled, and the headers.
+"""What one subscriber receives, for the preview: the two parts and the headers.
 
-The delivery package owns the real message. When it offers ``build_message``
-(and ``send_test``), the preview shows exactly what it builds; until then the
-preview fills the placeholders itself and shows the headers it expects, with
-a note saying so.
+Delivery owns the message: the preview asks its `MessageTemplate` for one
+subscriber's message and shows exactly that, and offers its `send_test`.
+Both come in through `DeliveryHooks`, so a test (or a build without delivery)
+can leave them out: then the preview fills the placeholders itself
+(`render.fill_placeholders`), shows no headers and no send-a-test form.
 """
 
 from __future__ import annotations
 
-import html
-import importlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
-from urllib.parse import quote
 
 from ..config import Config
+from ..deliver import MessageTemplate, issue_content, send_test
 from ..models import RenderedIssue, Subscriber
-from ..render import GREETING_FALLBACK, PLACEHOLDERS
+from ..render import GREETING_FALLBACK, fill_placeholders
 
-log = logging.getLogger(__name__)
-
-PREVIEW_TOKEN = "preview"  # stands in for the per-subscriber unsubscribe token
-PREVIEW_SECRET = b"digest-preview"  # signs the preview's (never used) unsubscribe tokens
+PREVIEW_TOKEN = "preview"  # stands in for the unsubscribe token when delivery does not build the message
+PREVIEW_SECRET = b"digest-preview"  # signs the preview's unsubscribe tokens: its links are never used
 FALLBACK_SUBSCRIBER = Subscriber(id=0, email="reader@example.com", first_name="Reader")
+
+MessageBuilder = Callable[[Config, RenderedIssue, Subscriber], EmailMessage]
+TestSender = Callable[[Config, RenderedIssue, str], object]
 
 
 @dataclass(frozen=True)
 class DeliveryHooks:
-    """The delivery package's functions the preview uses, each None until delivery provides it."""
+    """Delivery's functions the preview uses; None leaves a feature out."""
 
-    build_message: Callable[..., EmailMessage] | None = None  # (config, rendered, subscriber) -> EmailMessage
-    send_test: Callable[..., object] | None = None  # (config, rendered, address)
+    build_message: MessageBuilder | None = None
+    send_test: TestSender | None = None
 
 
 @dataclass(frozen=True)
@@ -45,28 +43,19 @@ class PreviewMessage:
     subscriber: Subscriber
     html: str
     text: str
-    headers: tuple[tuple[str, str], ...]
-    is_exact: bool  # True when the delivery package built it; False for the preview's own approximation
+    headers: tuple[tuple[str, str], ...]  # empty when delivery did not build the message
+    is_exact: bool  # True when delivery built it
 
 
 def find_delivery() -> DeliveryHooks:
-    """Look up the delivery package's message builder and test sender; absent ones are None."""
-    try:
-        package = importlib.import_module("digest.deliver")
-        builder = importlib.import_module("digest.deliver.message")
-    except ImportError as exc:
-        # Until the delivery package lands (or while it is broken) the preview works without it.
-        log.info("preview without delivery: %s", exc)
-        return DeliveryHooks()
-    template = getattr(builder, "MessageTemplate", None)
-    content = getattr(builder, "issue_content", None)
-    build = None
-    if template is not None and content is not None:
-        def build(config: Config, rendered: RenderedIssue, subscriber: Subscriber) -> EmailMessage:
-            # The real message builder; a fixed secret, as the preview's unsubscribe links are never used.
-            outgoing = template(content(rendered), config.delivery, PREVIEW_SECRET).personalize(subscriber)
-            return message_from_bytes(outgoing.data, policy=email_policy.default)
-    return DeliveryHooks(build, getattr(package, "send_test", None))
+    """The delivery package's message builder and test sender."""
+    return DeliveryHooks(build_message=delivery_message, send_test=send_test)
+
+
+def delivery_message(config: Config, rendered: RenderedIssue, subscriber: Subscriber) -> EmailMessage:
+    """The message delivery would send `subscriber` (a preview secret signs its unsubscribe token)."""
+    outgoing = MessageTemplate(issue_content(rendered), config.delivery, PREVIEW_SECRET).personalize(subscriber)
+    return message_from_bytes(outgoing.data, policy=email_policy.default)
 
 
 def sample_subscribers(config: Config) -> list[Subscriber]:
@@ -94,57 +83,20 @@ def personalize(config: Config, rendered: RenderedIssue, subscriber: Subscriber,
             is_exact=True,
         )
     values = placeholder_values(config, subscriber)
-    html_values = {k: html.escape(v) for k, v in values.items()}
     return PreviewMessage(
         subscriber=subscriber,
-        html=fill(rendered.email_html, html_values),
-        text=fill(rendered.text, values),
-        headers=expected_headers(config, rendered, subscriber),
+        html=fill_placeholders(rendered.email_html, values, is_html=True),
+        text=fill_placeholders(rendered.text, values, is_html=False),
+        headers=(),
         is_exact=False,
     )
 
 
 def placeholder_values(config: Config, subscriber: Subscriber) -> dict[str, str]:
+    """Values for `render.PLACEHOLDERS` when delivery does not fill them (and for archived issues)."""
     base = config.delivery.unsubscribe_url.rstrip("/")
     return {
         "greeting_name": subscriber.first_name or GREETING_FALLBACK,
-        "unsubscribe_url": f"{base}?token={PREVIEW_TOKEN}",
-        "preferences_url": f"{base}/preferences?token={PREVIEW_TOKEN}",
+        "unsubscribe_url": f"{base}?t={PREVIEW_TOKEN}",
+        "preferences_url": f"{base.rsplit('/', 1)[0]}/preferences?t={PREVIEW_TOKEN}",
     }
-
-
-def fill(text: str, values: dict[str, str]) -> str:
-    for name, token in PLACEHOLDERS.items():
-        text = text.replace(token, values.get(name, ""))
-    return text
-
-
-def subject_line(config: Config, rendered: RenderedIssue) -> str:
-    issue = rendered.issue
-    template = config.delivery.subject
-    for name, value in (("headline", issue.headline), ("title", issue.title), ("date", issue.date.isoformat())):
-        template = template.replace("{" + name + "}", value)
-    return " ".join(template.split())
-
-
-def expected_headers(config: Config, rendered: RenderedIssue, subscriber: Subscriber) -> tuple[tuple[str, str], ...]:
-    """The headers delivery is expected to send (RFC 2369 / 8058 list headers included)."""
-    d = config.delivery
-    values = placeholder_values(config, subscriber)
-    headers = [
-        ("From", formataddr((d.from_name, d.from_address))),
-        ("To", formataddr((subscriber.first_name or "", subscriber.email))),
-        ("Subject", subject_line(config, rendered)),
-        ("Date", formatdate(localtime=False)),
-        ("Message-ID", make_msgid(domain=d.from_address.rpartition("@")[2])),
-    ]
-    if d.reply_to:
-        headers.append(("Reply-To", d.reply_to))
-    headers += [
-        ("List-Id", f"<{d.list_id}>"),
-        ("List-Unsubscribe", f"<mailto:{d.unsubscribe_mailto}?subject={quote('unsubscribe')}>, <{values['unsubscribe_url']}>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ("MIME-Version", "1.0"),
-        ("Content-Type", "multipart/alternative (text/plain; charset=utf-8, text/html; charset=utf-8)"),
-    ]
-    return tuple(headers)
