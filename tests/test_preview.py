@@ -23,10 +23,11 @@ import pytest
 
 from digest import pipeline, storage
 from digest.config import load_config
+from digest.errors import ConfigError
 from digest.models import Article
 from digest.preview import start_preview
 from digest.preview.draft import DraftWatcher, describe_problem
-from digest.preview.message import DeliveryHooks
+from digest.preview.message import DeliveryHooks, sample_subscribers
 from digest.preview.server import list_archive, safe_file
 from digest.storage import articles as article_store
 from digest.storage import issues as issue_store
@@ -584,6 +585,25 @@ def test_send_test_form_is_hidden_without_delivery(own_server):
 
 
 # -- errors, archive listing, CLI -------------------------------------------------------------------------
+
+def test_preview_section_is_validated(make_config):
+    with pytest.raises(ConfigError) as caught:
+        make_config(preview={"port": 0, "poll_seconds": 0, "sample_subscriber": "ada", "host": " "})
+    assert str(caught.value).splitlines() == [
+        "config.toml: [preview].host: must not be empty",
+        "config.toml: [preview].port: must be between 1 and 65535, got 0",
+        "config.toml: [preview].sample_subscriber: expected an email address, got 'ada'",
+        "config.toml: [preview].poll_seconds: must be between 0.05 and 10, got 0.0",
+    ]
+
+
+def test_the_sample_subscriber_comes_first(make_config):
+    config = make_config(preview={"sample_subscriber": "grace@example.com"},
+                         subscribers=[{"email": "ada@example.com", "first_name": "Ada"},
+                                      {"email": "grace@example.com", "first_name": "Grace"}])
+    assert [s.first_name for s in sample_subscribers(config)] == ["Grace", "Ada"]
+    assert [s.email for s in sample_subscribers(make_config())] == ["reader@example.com"]
+
 
 def test_template_syntax_error_is_located_by_file_and_line(tmp_path):
     import jinja2
