@@ -92,7 +92,7 @@ class DedupSection:
     near_duplicate_threshold: float = 0.6  # Jaccard of 5-word shingles for a syndicated copy
     containment_threshold: float = 0.8  # share of the shorter text's shingles found in the longer one
     story_threshold: float = 0.25  # average similarity for independent articles on one event
-    window_hours: int = 72  # articles further apart never join one story
+    window_hours: int = 120  # articles published further apart never join one story
     memory_days: int = 14  # a story sent longer ago than this is not matched again
     min_new_facts: float = 2.0  # new figures (1 each) and names (0.5 each) an update needs
 

@@ -64,3 +64,4 @@ from . import build  # noqa: E402,F401
 from . import summarize  # noqa: E402,F401
 from . import subscribers  # noqa: E402,F401
 from . import send  # noqa: E402,F401
+from . import stories  # noqa: E402,F401

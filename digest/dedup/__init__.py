@@ -61,8 +61,10 @@ def group_stories(articles: Sequence[Article], settings: DedupSection, past: Seq
             elif a.id not in past_rows:
                 past_rows[a.id] = len(groups) + len(extra)
                 extra.append(a)
-    vectors = vectorize([Doc(g.kept.title, g.kept.text) for g in groups] + [Doc(a.title, a.text) for a in extra])
-    times = [_epoch(article_time(g.kept)) for g in groups]
+    vectors = vectorize([Doc(g.kept.title, g.kept.text, g.normalized) for g in groups]
+                        + [Doc(a.title, a.text) for a in extra])
+    # The window compares publication times; an undated article (fetched_at only) is never outside it.
+    times = [_epoch(min((a.published for a in g.members if a.published), default=None)) for g in groups]
     clusters = cluster(vectors, range(len(groups)), times, settings.story_threshold, settings.window_hours * 3600)
     central = centrality(vectors, clusters)
     stories = [_make_story([groups[i] for i in c], c, central) for c in clusters]
@@ -94,7 +96,8 @@ def _make_story(groups: list[CopyGroup], rows: list[int], central: dict[int, flo
                                                       groups[k].kept.id))
     ordered = [groups[k] for k in order]
     members = [a for g in ordered for a in g.members]
-    seen = [t for t in (article_time(a) for a in members) if t is not None]
+    # Publication times when any member has one; a fetch time says when we looked, not when it happened.
+    seen = [a.published for a in members if a.published] or [a.fetched_at for a in members if a.fetched_at]
     return Story(
         id=story_id([a.id for a in members]),
         headline=_best_headline([g.kept for g in ordered]),

@@ -22,6 +22,9 @@ from .text import canonical_url, normalize_text, shingles, text_hash
 
 NUM_PERM = 64  # MinHash size: enough for candidate search, the check is exact
 LSH_SLACK = 0.15  # search below the threshold so MinHash noise does not lose true copies
+LEAD_WORDS = 60  # a copy cut short is found by its first words
+LEAD_NUM_PERM = 32  # the lead is short: a smaller sketch does
+LEAD_THRESHOLD = 0.5  # Jaccard of lead shingles for a candidate (a byline in front costs a few)
 MIN_TEXT_WORDS = 20  # shorter texts (teasers) are compared with their title included
 TEASER_RATIO = 0.5  # a copy this much shorter than the longest is never the one kept
 
@@ -116,7 +119,7 @@ def collapse_exact(articles: Sequence[Article]) -> list[CopyGroup]:
 
 
 def _minhash(shingle_hashes: np.ndarray, permutations: np.ndarray) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme="affine32", hashfunc=int)
+    m = MinHash(num_perm=len(permutations[0]), permutations=permutations, scheme="affine32", hashfunc=int)
     m.update_batch(shingle_hashes.tolist())
     return m
 
@@ -130,24 +133,34 @@ def similar_texts(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def collapse_near(groups: list[CopyGroup], threshold: float, containment: float) -> list[CopyGroup]:
-    """Merge groups whose texts are near-copies (shingle Jaccard >= threshold, or containment)."""
+    """Merge groups whose texts are near-copies (shingle Jaccard >= threshold, or containment).
+
+    Two MinHash LSH indexes find the candidates: one over whole texts (copies
+    with a byline, ads, a footer or an added paragraph) and one over the
+    first LEAD_WORDS words (a copy cut short keeps the lead, but its Jaccard
+    with the full text is low). Each candidate pair is then checked exactly.
+    """
     for g in groups:
         g.shingles = shingles(g.normalized)
     permutations = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
-    lsh = MinHashLSH(threshold=max(0.05, min(threshold, containment) - LSH_SLACK), num_perm=NUM_PERM)
-    sketches = []
-    with lsh.insertion_session() as session:
+    lead_permutations = MinHash(num_perm=LEAD_NUM_PERM, seed=2, scheme="affine32").permutations
+    whole = MinHashLSH(threshold=max(0.05, threshold - LSH_SLACK), num_perm=NUM_PERM)
+    lead = MinHashLSH(threshold=LEAD_THRESHOLD, num_perm=LEAD_NUM_PERM)
+    sketches: list[tuple[MinHash, MinHash]] = []
+    with whole.insertion_session() as whole_session, lead.insertion_session() as lead_session:
         for i, g in enumerate(groups):
-            m = _minhash(g.shingles, permutations)
-            sketches.append(m)
+            pair = (_minhash(g.shingles, permutations),
+                    _minhash(shingles(" ".join(g.normalized.split()[:LEAD_WORDS])), lead_permutations))
+            sketches.append(pair)
             if len(g.shingles):
-                session.insert(i, m, check_duplication=False)
+                whole_session.insert(i, pair[0], check_duplication=False)
+                lead_session.insert(i, pair[1], check_duplication=False)
     uf = _UnionFind(len(groups))
     pairs = 0
     for i, g in enumerate(groups):
         if not len(g.shingles):
             continue
-        for j in lsh.query(sketches[i]):
+        for j in sorted(set(whole.query(sketches[i][0])) | set(lead.query(sketches[i][1]))):
             if j <= i:
                 continue
             pairs += 1

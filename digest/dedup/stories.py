@@ -32,11 +32,12 @@ from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
-from .text import content_terms, facts
+from .text import content_terms, facts, normalized_terms
 
 BODY_WORDS = 600  # words of text read per article: the event is told near the top
 WEIGHTS = {"b": 0.6, "t": 0.1, "f": 0.3}  # body, title, facts; they sum to 1
-BLOCK_TERMS = 12  # top-weighted terms per article used to find candidates
+EXACT_PAIRS_MAX = 2000  # up to this many articles every pair sharing a term is scored
+BLOCK_TERMS = 12  # above it: top-weighted terms per article used to find candidates
 BLOCK_MAX_DF = 256  # a term in more articles than this is not used to find candidates
 BLOCK_MIN_SHARED = 2  # candidates share at least this many of those terms
 BLOCK_CHUNK_ROWS = 4096
@@ -47,10 +48,11 @@ PAIR_CHUNK = 200_000  # candidate pairs scored at once (bounds memory)
 
 @dataclass(frozen=True)
 class Doc:
-    """What the vectorizer reads of one article."""
+    """What the vectorizer reads of one article (`normalized`: its text through `normalize_text`, if known)."""
 
     title: str
     text: str
+    normalized: str | None = None
 
 
 @dataclass
@@ -69,9 +71,12 @@ BLOCKS = ("b", "t", "f")
 
 
 def _features(doc: Doc) -> tuple[Counter, Counter, Counter]:
+    title = content_terms(doc.title)
+    body = normalized_terms(doc.normalized, BODY_WORDS) if doc.normalized is not None else \
+        content_terms(doc.text, limit=BODY_WORDS)
     return (
-        Counter(content_terms(f"{doc.title}\n\n{doc.text}", limit=BODY_WORDS)),
-        Counter(content_terms(doc.title)),
+        Counter(title + body),
+        Counter(title),
         Counter(facts(f"{doc.title}.\n\n{doc.text}")),
     )
 
@@ -122,8 +127,16 @@ def vectorize(docs: Sequence[Doc]) -> Vectors:
 
 
 def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j) of `rows` sharing at least BLOCK_MIN_SHARED of their top-weighted, not-too-common terms."""
+    """Pairs (i < j) of `rows` worth scoring.
+
+    Up to EXACT_PAIRS_MAX rows, every pair sharing a term (a daily batch: exact
+    and cheap). Above, pairs sharing at least BLOCK_MIN_SHARED of their
+    top-weighted, not-too-common terms, so the cost stays about linear.
+    """
     m = vectors.matrix[rows]
+    if len(rows) <= EXACT_PAIRS_MAX:
+        shared = sparse.triu(m @ m.T, k=1).tocoo()
+        return rows[shared.row.astype(np.int64)], rows[shared.col.astype(np.int64)]
     usable = vectors.df <= BLOCK_MAX_DF  # every stored term has df >= 2 already
     b_rows, b_cols = [], []
     for r in range(m.shape[0]):

@@ -109,6 +109,12 @@ def content_terms(text: str, limit: int | None = None) -> list[str]:
     return [t for t in terms if t]
 
 
+def normalized_terms(normalized: str, limit: int) -> list[str]:
+    """`content_terms` of a text already through `normalize_text` (cheaper: no second tokenizing)."""
+    terms = map(_term, normalized.split()[:limit])
+    return [t for t in terms if t]
+
+
 @lru_cache(maxsize=200_000)
 def _term(word: str) -> str:
     w = word.lower().replace("’", "'")
