@@ -8,7 +8,6 @@ articles in it and, for the archive, issues built by `pipeline.build`.
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import shutil
 import signal
@@ -261,7 +260,8 @@ def test_choosing_another_subscriber_fills_their_greeting(server, driver):
 def test_width_toggle_changes_the_rendered_email_width(server, driver):
     open_page(driver, server.url + "draft")
     wait_for(driver, lambda d: "Good morning" in frame_text(d), "the email did not show")
-    widths = "var f = document.getElementById('email-frame'); return [f.getBoundingClientRect().width, f.contentWindow.innerWidth];"
+    widths = ("var f = document.getElementById('email-frame');"
+              "return [f.getBoundingClientRect().width, f.contentWindow.innerWidth];")
     assert driver.execute_script(widths) == [800, 800]
     by_id(driver, "width-mobile").click()
     assert driver.execute_script(widths) == [375, 375]
@@ -280,7 +280,8 @@ def test_dark_mode_check_darkens_the_page_and_applies_the_emails_dark_styles(ser
     wait_for(driver, lambda d: "Good morning" in frame_text(d), "the email did not show")
     stage = "return getComputedStyle(document.getElementById('stage')).backgroundColor"
     email = ("var w = document.getElementById('email-frame').contentWindow;"
-             "return [w.matchMedia('(prefers-color-scheme: dark)').matches, w.getComputedStyle(w.document.body).backgroundColor]")
+             "return [w.matchMedia('(prefers-color-scheme: dark)').matches,"
+             "        w.getComputedStyle(w.document.body).backgroundColor]")
     assert driver.execute_script(stage) == "rgb(209, 213, 219)"
     is_dark, light_background = driver.execute_script(email)
     assert is_dark is False
@@ -377,7 +378,7 @@ def test_archive_lists_built_issues_newest_first_and_opens_each(server, driver, 
     assert keys == [newer, older]
     assert [td.text for td in driver.find_elements("css selector", "#archive td.issue-status")] == [
         "built", "sent 2030-01-02 07:00 UTC"]
-    for key, days in zip(keys, (1, 2)):
+    for key, days in zip(keys, (1, 2), strict=True):
         headline = ARCHIVED[days][0]
         open_page(driver, server.url + "archive")
         driver.find_element("css selector", f"#archive tr[data-key='{key}'] td:nth-child(2) a").click()
@@ -481,6 +482,20 @@ def test_server_binds_loopback_by_default(project):
         assert srv.url.startswith("http://127.0.0.1:")
     finally:
         srv.close()
+
+
+def test_a_busy_port_is_a_one_line_error(project):
+    import socket
+
+    from digest.errors import InputError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(InputError) as caught:
+            start_preview(project, port=port, hooks=DeliveryHooks())
+    assert str(caught.value) == f"cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
 def test_path_traversal_never_leaves_the_output_folder(server, project):

@@ -32,8 +32,8 @@ def preview(app: AppContext, host: str | None, port: int | None, open_browser: b
     Example:
         digest ingest && digest preview --port 8025
     """
-    app.config  # fail here, with a one-line error, when config.toml is broken at start
-    server = start_preview(app.config_path, host=host, port=port)
+    config = app.config  # a config broken at start fails here, with a one-line error
+    server = start_preview(config.base_dir / app.config_path.name, host=host, port=port)
     app.echo(f"Preview of the draft at {server.url} (Ctrl-C to stop)")
     if open_browser:
         webbrowser.open(server.url)

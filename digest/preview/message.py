@@ -69,7 +69,8 @@ def sample_subscribers(config: Config) -> list[Subscriber]:
     return people or [FALLBACK_SUBSCRIBER]
 
 
-def personalize(config: Config, rendered: RenderedIssue, subscriber: Subscriber, hooks: DeliveryHooks) -> PreviewMessage:
+def personalize(config: Config, rendered: RenderedIssue, subscriber: Subscriber,
+                hooks: DeliveryHooks) -> PreviewMessage:
     """The draft as `subscriber` receives it."""
     if hooks.build_message is not None:
         message = hooks.build_message(config, rendered, subscriber)
