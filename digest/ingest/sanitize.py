@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -50,42 +49,50 @@ _TAG = re.compile(r"<(?:[^>\"]|\"[^\"]*\")*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
-def _url_resolver(base_url: str) -> Callable[[str, str, str], str | None]:
+# Built once: configuring a cleaner costs ten times what cleaning one feed item does.
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROP_WITH_CONTENT),
+    attributes={"*": set(GENERIC_ATTRIBUTES), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}},
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+# The cleaner's output always double-quotes attribute values and escapes quotes inside them.
+_URL_ATTRIBUTE = re.compile(r'(?P<name>\s(?:href|src)=)"(?P<value>[^"]*)"')
+_ABSOLUTE = ("http://", "https://", "mailto:", "#")
+
+
+def _absolutize(cleaned: str, base_url: str) -> str:
+    """Make relative href/src values absolute; what is left is http(s) or mailto, checked again by the cleaner."""
     parts = urlsplit(base_url)
     origin = f"{parts.scheme}://{parts.netloc}"
 
-    def resolve(tag: str, attribute: str, value: str) -> str | None:
-        if attribute not in _URL_ATTRIBUTES or not value:
-            return value
-        value = value.strip()
-        # Fast paths for the common shapes; urljoin (slow) only for truly relative paths.
-        if value.startswith(("http://", "https://", "mailto:", "#")):
-            return value
+    def resolve(m: re.Match[str]) -> str:
+        value = htmllib.unescape(m.group("value")).strip()
+        if not value or value.startswith(_ABSOLUTE):
+            return m.group(0)
         if value.startswith("//"):
-            return f"{parts.scheme}:{value}"
-        if value.startswith("/"):
-            return origin + value
-        return urljoin(base_url, value)
+            value = f"{parts.scheme}:{value}"
+        elif value.startswith("/"):
+            value = origin + value
+        else:
+            value = urljoin(base_url, value)
+        return f'{m.group("name")}"{htmllib.escape(value)}"'
 
-    return resolve
+    return _URL_ATTRIBUTE.sub(resolve, cleaned)
 
 
 def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     """Allowlist-clean an HTML fragment; relative links are made absolute against `base_url` (http(s) only)."""
     if not fragment or not fragment.strip():
         return ""
-    resolver = _url_resolver(base_url) if base_url and base_url.startswith(("http://", "https://")) else None
-    cleaned = nh3.clean(
-        fragment,
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROP_WITH_CONTENT),
-        attributes={"*": set(GENERIC_ATTRIBUTES), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}},
-        attribute_filter=resolver,
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
-    return cleaned.strip()
+    cleaned = _CLEANER.clean(fragment).strip()
+    if base_url and base_url.startswith(("http://", "https://")) and ('href="' in cleaned or 'src="' in cleaned):
+        absolute = _absolutize(cleaned, base_url)
+        if absolute != cleaned:  # joining onto an http(s) base gives http(s) URLs; the second pass is belt and braces
+            cleaned = _CLEANER.clean(absolute).strip()
+    return cleaned
 
 
 def html_to_paragraphs(clean_html: str, *, keep_headings: bool = False) -> list[str]:
