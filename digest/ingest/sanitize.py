@@ -58,6 +58,7 @@ _CLEANER = nh3.Cleaner(
     link_rel="noopener noreferrer nofollow",
     strip_comments=True,
 )
+_TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), strip_comments=True)
 # The cleaner's output always double-quotes attribute values and escapes quotes inside them.
 _URL_ATTRIBUTE = re.compile(r'(?P<name>\s(?:href|src)=)"(?P<value>[^"]*)"')
 _ABSOLUTE = ("http://", "https://", "mailto:", "#")
@@ -115,5 +116,5 @@ def strip_tags(fragment: str) -> str:
     """One line of plain text from a bit of (possibly unsafe) HTML, such as a feed title."""
     if "<" not in fragment and "&" not in fragment:
         return _SPACES.sub(" ", fragment).strip()
-    safe = nh3.clean(fragment, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), strip_comments=True)
+    safe = _TEXT_CLEANER.clean(fragment)
     return _SPACES.sub(" ", htmllib.unescape(safe)).replace("\n", " ").strip()
