@@ -3,7 +3,7 @@
 The send log (`digest.storage.sendlog`) is the truth. Before anything goes
 out, every active subscriber gets a ``queued`` row; just before the final
 "." of DATA the row becomes ``handed``; after the relay's 250 it becomes
-``sent``. A restart (after Ctrl-C, a crash or ``kill -9``) sends the
+``sent`` (written with the next ``handed`` commit). A restart (after Ctrl-C, a crash or ``kill -9``) sends the
 ``queued`` rows and turns ``handed`` ones into ``uncertain`` without resending
 them: **at most once**. Nobody gets two copies; the one way to miss the
 issue is a crash in the microseconds between committing ``handed`` and
@@ -43,6 +43,7 @@ from .tokens import token_secret
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.2  # how often idle workers look at the stop event
+INACTIVE_REFRESH_SECONDS = 0.5  # how stale the list of unsubscribed/bounced ids may be during a run
 
 
 @dataclass
@@ -149,20 +150,43 @@ class _Run:
         self.on_progress = on_progress
         self.lock = threading.Lock()
         self.had_failures = subscriber_store.ids_with_failures(conn)
+        self._inactive: set[int] = set()
+        self._inactive_at = -INACTIVE_REFRESH_SECONDS
+        self._unrecorded_sent: list[int] = []  # 250 received, "sent" not yet written (goes with the next commit)
 
     def is_active(self, subscriber_id: int) -> bool:
+        """Still subscribed? Re-read at most every INACTIVE_REFRESH_SECONDS (one query for all)."""
         with self.lock:
-            return subscriber_store.subscriber_status(self.conn, subscriber_id) == "active"
+            now = time.monotonic()
+            if now - self._inactive_at >= INACTIVE_REFRESH_SECONDS:
+                self._inactive = subscriber_store.inactive_ids(self.conn)
+                self._inactive_at = now
+            return subscriber_id not in self._inactive
 
     def handed(self, message: OutgoingMessage) -> None:
+        """Commit "handed" for this message, with the "sent" of the messages finished since the last commit."""
         with self.lock:
-            sendlog.mark_handed(self.conn, self.key, message.subscriber.id, message.message_id)
+            settled, self._unrecorded_sent = self._unrecorded_sent, []
+            sendlog.mark_handed(self.conn, self.key, message.subscriber.id, message.message_id, sent=settled)
 
-    def outcome(self, job: _Job, status: str, error: str = "", *, permanent: bool = False) -> None:
-        """Record the end of a job; `status` is sent, failed, queued (a retry), uncertain or skipped."""
+    def flush(self) -> None:
+        with self.lock:
+            settled, self._unrecorded_sent = self._unrecorded_sent, []
+            sendlog.mark_sent(self.conn, self.key, settled)
+
+    def outcome(self, job: _Job, status: str, error: str = "", *, permanent: bool = False,
+                deferred: bool = False) -> None:
+        """Record the end of a job; `status` is sent, failed, queued (a retry), uncertain or skipped.
+
+        `deferred` (SMTP "sent" only) leaves the write to the next commit: a crash before it turns
+        that row into "uncertain", never into a resend.
+        """
         sub = job.subscriber
         with self.lock:
-            sendlog.mark(self.conn, self.key, sub.id, status, error)
+            if deferred:
+                self._unrecorded_sent.append(sub.id)
+            else:
+                sendlog.mark(self.conn, self.key, sub.id, status, error)
             r = self.report
             if status == "sent":
                 if sub.id in self.had_failures:
@@ -282,10 +306,13 @@ def _send_smtp(run: _Run, jobs: list[_Job], outer_stop: threading.Event) -> None
     watcher = threading.Thread(target=relay_stop_watch, name="send-stop", daemon=True)
     watcher.start()
     workers = [threading.Thread(target=work, name=f"smtp-{i}") for i in range(min(settings.pool_size, len(jobs)))]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        run.flush()
     stop.set()
     watcher.join()
     if fatal:
@@ -331,6 +358,6 @@ def _send_one(run: _Run, relay: RelayConnection, job: _Job, limiter: RateLimiter
         run.outcome(job, "queued", str(exc))
         queue.retry(job, min(settings.retry_backoff_seconds, 1.0))
         return "lost"
-    run.outcome(job, "sent")
+    run.outcome(job, "sent", deferred=True)
     queue.finish()
     return "done"

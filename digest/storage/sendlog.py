@@ -8,7 +8,9 @@ The states and what a restart does with each:
   hold those messages, so they become ``uncertain`` and are not resent
   (at most once: nobody gets two copies). ``digest send --resend-uncertain``
   overrides that for an operator who checked the relay's log.
-- ``sent`` / ``failed``: final.
+- ``sent`` / ``failed``: final. (SMTP mode writes ``sent`` in the same commit
+  as the next ``handed``, so a crash may leave a delivered message ``handed``:
+  it then counts as uncertain, still never resent.)
 """
 
 from __future__ import annotations
@@ -68,13 +70,29 @@ def requeue_uncertain(conn: sqlite3.Connection, issue_key: str) -> int:
     return cur.rowcount
 
 
-def mark_handed(conn: sqlite3.Connection, issue_key: str, subscriber_id: int, message_id: str) -> None:
-    """The point of no return: committed before the final "." is written."""
-    conn.execute(
-        "UPDATE send_log SET status = 'handed', attempts = attempts + 1, message_id = ?, updated_at = ?"
-        " WHERE issue_key = ? AND subscriber_id = ?",
-        (message_id, _now(), issue_key, subscriber_id),
-    )
+def mark_handed(conn: sqlite3.Connection, issue_key: str, subscriber_id: int, message_id: str, *,
+                sent: Iterable[int] = ()) -> None:
+    """The point of no return, committed before the final "." is written; also marks `sent` ids, same commit."""
+    now = _now()
+    with transaction(conn):
+        _mark_sent(conn, issue_key, sent, now)
+        conn.execute(
+            "UPDATE send_log SET status = 'handed', attempts = attempts + 1, message_id = ?, updated_at = ?"
+            " WHERE issue_key = ? AND subscriber_id = ?",
+            (message_id, now, issue_key, subscriber_id),
+        )
+
+
+def mark_sent(conn: sqlite3.Connection, issue_key: str, subscriber_ids: Iterable[int]) -> None:
+    ids = list(subscriber_ids)
+    if ids:
+        with transaction(conn):
+            _mark_sent(conn, issue_key, ids, _now())
+
+
+def _mark_sent(conn: sqlite3.Connection, issue_key: str, subscriber_ids: Iterable[int], now: str) -> None:
+    conn.executemany("UPDATE send_log SET status = 'sent', error = '', updated_at = ? WHERE issue_key = ?"
+                     " AND subscriber_id = ?", ((now, issue_key, sid) for sid in subscriber_ids))
 
 
 def mark(conn: sqlite3.Connection, issue_key: str, subscriber_id: int, status: str, error: str = "") -> None:
