@@ -11,7 +11,13 @@ from lxml import html as lxml_html
 
 from digest.config import IngestSection, SourceSection
 from digest.ingest import fetch_sources
-from digest.ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, GENERIC_ATTRIBUTES, html_to_paragraphs, sanitize_html
+from digest.ingest.sanitize import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    GENERIC_ATTRIBUTES,
+    html_to_paragraphs,
+    sanitize_html,
+)
 from digest.ingest.urls import article_id, canonical_url
 
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"

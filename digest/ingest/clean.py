@@ -357,7 +357,7 @@ def _join_wrapped(block: list[str]) -> list[str]:
 def _paragraphs(lines: Sequence[str], drop: Sequence[bool], *, drop_headings: bool) -> list[str]:
     paragraphs: list[str] = []
     block: list[str] = []
-    for line, dropped in zip([*lines, ""], [*drop, False]):
+    for line, dropped in zip([*lines, ""], [*drop, False], strict=True):
         if dropped:
             continue
         if line:

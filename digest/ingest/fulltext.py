@@ -18,8 +18,8 @@ from ..config import IngestSection
 from ..errors import FetchError
 from ..models import Article
 from .clean import clean_paragraphs, parse_date, word_count
-from .transport import HTML_ACCEPT, decode_text, download
 from .sanitize import html_to_paragraphs, sanitize_html
+from .transport import HTML_ACCEPT, decode_text, download
 
 TEASER_WORDS = 150  # feed text shorter than this is a teaser
 TEASER_ENDINGS = ("…", "...", "[…]", "[...]", "read more", "continue reading")
