@@ -27,6 +27,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import pipeline, storage
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 ISSUE_JOB_ID = "issue"
 INGEST_JOB_ID = "ingest"
+RETRY_JOB_ID = "issue-retry"
+RETRY_AFTER = timedelta(minutes=15)  # a failed slot is tried again this much later, within its grace window
 LOCK_SUFFIX = ".schedule.lock"
 # How far back a wake-up looks for the fire time it belongs to, beyond the grace window:
 # a day, so a start after a long downtime finds the last slot it missed and records it as skipped.
@@ -280,15 +283,27 @@ class DigestScheduler:
         log.info("stage=schedule outcome=stopped")
 
     def run_issue(self) -> pipeline.RunResult | None:
-        """The issue job. The only place that catches every Exception: log it, keep the scheduler alive."""
+        """The issue job. The only place that catches every Exception: log it, keep the scheduler alive.
+
+        A failed slot (the relay was down, a feed broke the build) is tried again every
+        RETRY_AFTER while its grace window lasts; a slot already built only resends.
+        """
         conn = storage.connect(self.config.db_path)
+        result = None
         try:
-            return run_due(self.config, conn, stop=self.stop)
+            result = run_due(self.config, conn, stop=self.stop)
         except Exception:
             log.exception("stage=schedule job=issue failed; the scheduler goes on")
-            return None
         finally:
             conn.close()
+        # Only a stage that failed is retried; a slot recorded as missed (no stages ran) is final.
+        if result is not None and result.outcome == pipeline.RUN_FAILED and result.stages and not self.stop.is_set():
+            when = datetime.now(timezone.utc) + RETRY_AFTER
+            self.scheduler.add_job(_issue_job, DateTrigger(run_date=when), args=[self.id], id=RETRY_JOB_ID,
+                                   name="issue retry", replace_existing=True)
+            log.warning("stage=schedule slot=%s outcome=failed retry_at=%s", result.key,
+                        when.isoformat(timespec="seconds"))
+        return result
 
     def run_ingest(self) -> None:
         conn = storage.connect(self.config.db_path)

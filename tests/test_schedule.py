@@ -13,9 +13,11 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -497,3 +499,30 @@ def test_sigterm_during_digest_run_lets_the_message_in_flight_finish_and_the_nex
         assert smtp.received_counts() == {r: 1 for r in readers}
     finally:
         smtp.stop()
+
+
+def test_a_slot_whose_send_failed_is_retried_later_and_only_resends(sched_config, tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on: the relay is down
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    fired = datetime.now(UTC) - timedelta(minutes=30)
+    config = sched_config(cron=f"{fired.minute} {fired.hour} * * *")
+    down = replace(config, delivery=replace(config.delivery, mode="smtp"),
+                   smtp=replace(config.smtp, port=dead_port, security="none", max_retries=0, timeout_seconds=2))
+    conn = storage.connect(config.db_path)
+    add_news(conn, datetime.now(UTC), 3, "retry")
+    service = schedule.DigestScheduler(down, threading.Event())
+    service.start()
+    try:
+        result = service.run_issue()
+        retry = service.scheduler.get_job(schedule.RETRY_JOB_ID)
+    finally:
+        service.shutdown()
+
+    assert result.outcome == "failed" and result.reason.startswith("send: ")
+    assert retry is not None
+    assert timedelta(minutes=14) < retry.next_run_time - datetime.now(UTC) <= timedelta(minutes=15)
+    # The relay is back (here: the outbox): the retry sends the issue already built, without rebuilding it.
+    again = schedule.run_due(config, conn)
+    assert (again.outcome, [s.name for s in again.stages]) == ("sent", ["send"])
+    assert delivered(config) == {"Ada <ada@example.com>": 1}
