@@ -1,9 +1,10 @@
 """The scheduler: APScheduler 3.x jobs that call `pipeline.run`, one issue per slot.
 
 `serve()` is `digest schedule`: it takes a lock next to the database (a second
-scheduler refuses to start), catches up a slot missed while it was down (within
-[schedule].grace_hours), then runs a BackgroundScheduler with a persistent
-SQLAlchemyJobStore in the same SQLite file until asked to stop.
+scheduler refuses to start), starts a BackgroundScheduler with a persistent
+SQLAlchemyJobStore in the same SQLite file, catches up a slot missed while it
+was down (within [schedule].grace_hours) before its jobs run, and runs until
+asked to stop.
 
 Exactly-once does not rest on APScheduler: its CronTrigger fires twice in the
 autumn hour that happens twice, and a restart can replay a missed run. Every
@@ -247,13 +248,33 @@ class DigestScheduler:
         )
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
 
-    def start(self) -> None:
-        """Start the jobs; a job kept in the store keeps its next run time (a missed run is replayed)."""
+    def start(self, *, catch_up: bool = False) -> pipeline.RunResult | None:
+        """Start the jobs; a job kept in the store keeps its next run time (a missed run is replayed).
+
+        catch_up: before the jobs run, run the slot of the latest fire time when the stored
+        job's run came due while we were down, or a slot was left unfinished (stopped,
+        crashed): within the grace window it runs or resumes, beyond it it is recorded.
+        """
         _SERVICES[self.id] = self
         storage.connect(self.config.db_path).close()  # create and migrate the file the job store shares
         self.scheduler.start(paused=True)
         trigger = make_trigger(self.config)
         job = self.scheduler.get_job(ISSUE_JOB_ID)
+        caught_up = None
+        if catch_up:
+            conn = storage.connect(self.config.db_path)
+            try:
+                # Due: the stored job's next run passed while we were down. Unfinished: a run was cut short.
+                is_due = job is not None and job.next_run_time is not None and \
+                    job.next_run_time <= datetime.now(timezone.utc)
+                if is_due or run_store.unfinished_slots(conn):
+                    caught_up = run_due(self.config, conn, stop=self.stop, trigger="catch-up")
+            finally:
+                conn.close()
+            if caught_up is not None:
+                log.info("stage=schedule catch-up slot=%s outcome=%s", caught_up.key, caught_up.outcome)
+            if self.stop.is_set():
+                return caught_up
         if job is None or repr(job.trigger) != repr(trigger):
             self.scheduler.add_job(_issue_job, trigger, args=[self.id], id=ISSUE_JOB_ID, name="daily issue",
                                    replace_existing=True)
@@ -269,6 +290,7 @@ class DigestScheduler:
         self.scheduler.resume()
         log.info("stage=schedule outcome=started cron=%r timezone=%s next_issue=%s ingest_every_minutes=%d",
                  self.config.schedule.cron, self.config.digest.timezone, self.next_run_time(), minutes)
+        return caught_up
 
     def next_run_time(self) -> datetime | None:
         job = self.scheduler.get_job(ISSUE_JOB_ID)
@@ -329,18 +351,11 @@ class DigestScheduler:
 def serve(config: Config, stop: threading.Event, *, on_started=None) -> None:
     """`digest schedule`: lock, catch up a missed or interrupted slot, then run the jobs until `stop` is set."""
     with SchedulerLock(lock_path(config)):
-        conn = storage.connect(config.db_path)
-        try:
-            result = run_due(config, conn, stop=stop, trigger="catch-up")
-        finally:
-            conn.close()
-        if result is not None:
-            log.info("stage=schedule catch-up slot=%s outcome=%s", result.key, result.outcome)
-        if stop.is_set():
-            return
         service = DigestScheduler(config, stop)
-        service.start()
         try:
+            service.start(catch_up=True)
+            if stop.is_set():
+                return
             if on_started is not None:
                 on_started(service)
             while not stop.wait(1.0):

@@ -526,3 +526,42 @@ def test_a_slot_whose_send_failed_is_retried_later_and_only_resends(sched_config
     again = schedule.run_due(config, conn)
     assert (again.outcome, [s.name for s in again.stages]) == ("sent", ["send"])
     assert delivered(config) == {"Ada <ada@example.com>": 1}
+
+
+def test_a_restart_catches_up_the_run_missed_while_down_before_the_jobs_run(sched_config):
+    fired = datetime.now(UTC) - timedelta(hours=2)
+    config = sched_config(cron=f"{fired.minute} {fired.hour} * * *", grace_hours=6.0)
+    conn = storage.connect(config.db_path)
+    add_news(conn, datetime.now(UTC), 3, "catchup")
+    key = pipeline.issue_key(config, fired)
+
+    first_start = schedule.DigestScheduler(config, threading.Event())
+    assert first_start.start(catch_up=True) is None  # a fresh install has missed nothing
+    first_start.shutdown()
+    assert run_store.slot(conn, key) is None
+    _stored_job_missed_by(config, 2)  # then the machine was off at the fire time
+
+    restart = schedule.DigestScheduler(config, threading.Event())
+    caught_up = restart.start(catch_up=True)
+    restart.shutdown()
+    assert (caught_up.key, caught_up.outcome) == (key, "sent")
+    assert [r.trigger for r in run_store.runs_for_slot(conn, key)] == ["catch-up"]
+    assert delivered(config) == {"Ada <ada@example.com>": 1}
+
+
+def test_a_restart_resumes_a_send_that_a_stop_cut_short(make_config):
+    fired = datetime.now(UTC) - timedelta(minutes=20)
+    config = make_config(schedule={"cron": f"{fired.minute} {fired.hour} * * *"},
+                         subscribers=[{"email": f"reader{i}@example.com"} for i in range(3)])
+    conn = storage.connect(config.db_path)
+    add_news(conn, datetime.now(UTC), 3, "resume")
+    stop = threading.Event()
+    cut = pipeline.run(config, conn, stop=stop, scheduled_for=fired,
+                       on_progress=lambda report: report.sent >= 1 and stop.set())
+    assert cut.outcome == "interrupted"
+
+    restart = schedule.DigestScheduler(config, threading.Event())
+    caught_up = restart.start(catch_up=True)
+    restart.shutdown()
+    assert (caught_up.outcome, [s.name for s in caught_up.stages]) == ("sent", ["send"])
+    assert delivered(config) == {f"reader{i}@example.com": 1 for i in range(3)}
