@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -19,8 +18,6 @@ from ..storage import sendlog
 from ..storage import subscribers as subscriber_store
 from . import main
 from .context import AppContext, pass_app
-
-log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -152,7 +149,7 @@ def status_command(app: AppContext, limit: int) -> None:
 
     open_slots = run_store.unfinished_slots(conn)
     if open_slots:
-        click.echo("\nUnfinished issues (the next run resumes them):")
+        click.echo("\nUnfinished issues (resumed by the next run within grace_hours of their time):")
         for s in open_slots:
             click.echo(f"  {s.key}  {s.status}  {s.reason or ''}".rstrip())
 
