@@ -565,3 +565,20 @@ def test_a_restart_resumes_a_send_that_a_stop_cut_short(make_config):
     restart.shutdown()
     assert (caught_up.outcome, [s.name for s in caught_up.stages]) == ("sent", ["send"])
     assert delivered(config) == {f"reader{i}@example.com": 1 for i in range(3)}
+
+
+def test_digest_run_reports_a_failed_stage_as_one_error_line_and_exit_code_1(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on: the relay is down
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    config_path = _cli_config(tmp_path, f'[delivery]\nmode = "smtp"\n\n[smtp]\nhost = "127.0.0.1"\nport = {dead_port}\n'
+                                        'security = "none"\nmax_retries = 0\ntimeout_seconds = 2\n\n'
+                                        '[[subscribers]]\nemail = "ada@example.com"\n')
+
+    result = CliRunner().invoke(main, ["--config", str(config_path), "run"])
+
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: issue {datetime.now(UTC).date()} failed: send: ")
+    status = CliRunner().invoke(main, ["--config", str(config_path), "status"])
+    assert " failed " in next(line for line in status.output.splitlines() if " manual " in line)
