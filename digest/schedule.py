@@ -300,9 +300,27 @@ class DigestScheduler:
         """Wait for the job in flight (it sees `stop` and ends after the message in flight), then stop."""
         self.stop.set()
         if self.scheduler.running:
+            job = self.scheduler.get_job(ISSUE_JOB_ID)
+            pending = job.next_run_time if job else None
             self.scheduler.shutdown(wait=True)
+            # APScheduler 3.x looks for due jobs once more after shutdown (and while it waits for the
+            # job in flight): a run due then fails to submit but its next run time moves on, so the
+            # next start would not replay it. Put it back; a replay of a slot already done is a no-op.
+            if pending is not None and pending <= datetime.now(timezone.utc):
+                self._store_next_run_time(pending)
         _SERVICES.pop(self.id, None)
         log.info("stage=schedule outcome=stopped")
+
+    def _store_next_run_time(self, when: datetime) -> None:
+        store = SQLAlchemyJobStore(url=f"sqlite:///{self.config.db_path}")
+        store.start(BackgroundScheduler(timezone=self.config.tz), "default")
+        try:
+            job = store.lookup_job(ISSUE_JOB_ID)
+            if job is not None and (job.next_run_time is None or job.next_run_time > when):
+                job.next_run_time = when
+                store.update_job(job)
+        finally:
+            store.shutdown()
 
     def run_issue(self) -> pipeline.RunResult | None:
         """The issue job. The only place that catches every Exception: log it, keep the scheduler alive.

@@ -582,3 +582,20 @@ def test_digest_run_reports_a_failed_stage_as_one_error_line_and_exit_code_1(tmp
     assert len(errors) == 1 and errors[0].startswith(f"Error: issue {datetime.now(UTC).date()} failed: send: ")
     status = CliRunner().invoke(main, ["--config", str(config_path), "status"])
     assert " failed " in next(line for line in status.output.splitlines() if " manual " in line)
+
+
+def test_a_run_that_comes_due_as_the_scheduler_stops_is_kept_for_the_next_start(sched_config):
+    config = sched_config()
+    service = schedule.DigestScheduler(config, threading.Event())
+    service.start()
+    service.scheduler.pause()  # hold the loop while the run comes due
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    service.scheduler.modify_job(schedule.ISSUE_JOB_ID, next_run_time=due)
+
+    service.shutdown()  # APScheduler's last look at the jobs would move the due run to tomorrow
+
+    store = SQLAlchemyJobStore(url=f"sqlite:///{config.db_path}")
+    store.start(BackgroundScheduler(timezone=config.tz), "default")
+    kept = store.lookup_job(schedule.ISSUE_JOB_ID).next_run_time
+    store.shutdown()
+    assert kept == due
