@@ -99,6 +99,8 @@ def main() -> None:
             for i in range(args.subscribers):
                 subscriber_store.add_subscriber(conn, f"reader{i:05d}@example.com", names[i % len(names)] or None)
             people = [(s.id, s.email, s.first_name or "") for s in subscriber_store.active_subscribers(conn)]
+            conn.close()  # the last connection to close checkpoints the WAL: every run starts from a clean file
+            conn = storage.connect(config.db_path)
             size = len(content.html.encode()) + len(content.text.encode())
 
             pid = sink.process.pid
