@@ -23,10 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Config
+from .deliver.tokens import is_valid_token, token_secret, token_subscriber_id
 from .storage import Connection
 from .storage import subscribers as subscriber_store
 from .storage.subscribers import SubscriberRecord
-from .deliver.tokens import is_valid_token, token_secret, token_subscriber_id
 
 MAX_BODY = 16_384
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class UnsubscribeApp:
                 f"<p><a href=\"preferences?t={html.escape(token)}\">Preferences</a></p>")
         return HTTPStatus.OK, f"Unsubscribe from {html.escape(self.newsletter)}?", (
             f"<p>Stop sending {html.escape(self.newsletter)} to {html.escape(record.email)}?</p>"
-            f"<form method=\"post\" action=\"unsubscribe\"><input type=\"hidden\" name=\"t\" value=\"{html.escape(token)}\">"
+            "<form method=\"post\" action=\"unsubscribe\">"
+            f"<input type=\"hidden\" name=\"t\" value=\"{html.escape(token)}\">"
             "<button type=\"submit\">Unsubscribe</button></form>"
             f"<p><a href=\"preferences?t={html.escape(token)}\">Update preferences instead</a></p>")
 
@@ -124,7 +125,8 @@ class UnsubscribeApp:
             + "<label>First name for the greeting<br><input type=\"text\" name=\"first_name\" maxlength=\"100\" "
             + f"value=\"{html.escape(sub.first_name or '')}\"></label><p>"
             + "<button type=\"submit\" name=\"action\" value=\"save\">Save</button></p></form>"
-            + f"<form method=\"post\" action=\"preferences\"><input type=\"hidden\" name=\"t\" value=\"{t}\">{toggle}</form>"
+            + "<form method=\"post\" action=\"preferences\">"
+            + f"<input type=\"hidden\" name=\"t\" value=\"{t}\">{toggle}</form>"
         )
         return HTTPStatus.OK, f"{html.escape(self.newsletter)}: your preferences", body
 

@@ -75,7 +75,8 @@ def test_every_line_ends_in_crlf_and_fits_the_smtp_line_limit(config):
 
 def test_a_long_line_between_placeholders_is_wrapped_with_crlf_soft_breaks(config):
     content = sample_content()
-    one_line_html = "<p>Hi [[digest:greeting_name]].</p>" + "<td>cell</td>" * 300 + '<a href="[[digest:unsubscribe_url]]">x</a>'
+    one_line_html = ("<p>Hi [[digest:greeting_name]].</p>" + "<td>cell</td>" * 300
+                     + '<a href="[[digest:unsubscribe_url]]">x</a>')
     long = type(content)(**{**content.__dict__, "html": one_line_html, "text": "no newline at all " * 30})
     data = MessageTemplate(long, config.delivery, SECRET).personalize(Subscriber(1, "ada@example.com", "Ada")).data
 

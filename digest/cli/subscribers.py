@@ -87,7 +87,7 @@ def list_(app: AppContext, status: str | None) -> None:
               r.status_reason) for r in records]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
     counts = subscriber_store.count_by_status(app.conn)
     app.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
 

@@ -31,8 +31,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import DeliveryError
 from ..models import Subscriber
-from ..storage import Connection
-from ..storage import sendlog
+from ..storage import Connection, sendlog
 from ..storage import subscribers as subscriber_store
 from .dkim import make_signer
 from .message import IssueContent, MessageTemplate, OutgoingMessage

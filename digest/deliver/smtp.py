@@ -168,7 +168,7 @@ class RelayConnection:
                     if replies[1][0] in (250, 251):
                         replies.append(smtp.docmd("DATA"))
             steps = (((250,), "MAIL FROM"), ((250, 251), "RCPT TO"), ((354,), "DATA"))
-            for (code, reply), (expected, what) in zip(replies, steps):
+            for (code, reply), (expected, what) in zip(replies, steps, strict=False):  # stops at a refusal
                 if code not in expected:
                     if len(replies) == 3 and replies[2][0] == 354:
                         # A pipelined DATA was accepted although an earlier step failed: ending it with "."

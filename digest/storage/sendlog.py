@@ -65,8 +65,8 @@ def settle_interrupted(conn: sqlite3.Connection, issue_key: str) -> int:
 
 def requeue_uncertain(conn: sqlite3.Connection, issue_key: str) -> int:
     """Operator override: send the ``uncertain`` rows again (at least once for them)."""
-    cur = conn.execute("UPDATE send_log SET status = 'queued', updated_at = ? WHERE issue_key = ? AND status = 'uncertain'",
-                       (_now(), issue_key))
+    cur = conn.execute("UPDATE send_log SET status = 'queued', updated_at = ?"
+                       " WHERE issue_key = ? AND status = 'uncertain'", (_now(), issue_key))
     return cur.rowcount
 
 
