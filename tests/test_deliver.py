@@ -241,3 +241,11 @@ def test_digest_send_prints_progress_and_a_summary(tmp_path, monkeypatch):
     assert "issue 2025-01-29 (outbox): sent 0, retried 0, failed 0, skipped 2, uncertain 0" in again.output
     assert missing.exit_code == 1
     assert "Error: " in missing.output and "2031-01-01/digest.json: missing" in missing.output
+
+
+def test_delivery_fills_exactly_the_placeholders_render_leaves():
+    from digest.deliver import message
+    from digest.render import GREETING_FALLBACK, PLACEHOLDERS
+
+    assert {message.GREETING, message.UNSUBSCRIBE, message.PREFERENCES} == set(PLACEHOLDERS.values())
+    assert message.DEFAULT_GREETING_NAME == GREETING_FALLBACK
