@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -132,13 +133,13 @@ def _rss_mb() -> float:
 def run_ours(n: int) -> dict:
     articles, gold = make_corpus(n)
     before = _rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     stories = group_stories(articles, DedupSection())
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     pred = predicted_labels(stories)
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
     copies = sum(len(c) for s in stories for c in s.aliases.values())
-    return dict(impl="digest (MinHash LSH + blocked TF-IDF)", n=n, seconds=seconds, rss_before_mb=before,
+    return dict(impl="digest (MinHash LSH + blocked TF-IDF)", n=n, seconds=seconds, cpu=cpu, rss_before_mb=before,
                 rss_peak_mb=_rss_mb(), stories=len(stories), gold_stories=len(set(gold.values())),
                 copies=copies, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
 
@@ -150,16 +151,16 @@ def run_naive(n: int, threshold: float) -> dict:
 
     articles, gold = make_corpus(n)
     before = _rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(
         [f"{a.title}\n\n{a.text}" for a in articles])
     sims = (x @ x.T).toarray()  # every pair: n^2 floats
     graph = sims >= threshold
     _, labels = connected_components(graph, directed=False)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     pred = {a.id: str(labels[i]) for i, a in enumerate(articles)}
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
-    return dict(impl=f"naive all-pairs TF-IDF cosine >= {threshold}", n=n, seconds=seconds, rss_before_mb=before,
+    return dict(impl=f"naive all-pairs TF-IDF cosine >= {threshold}", n=n, seconds=seconds, cpu=cpu, rss_before_mb=before,
                 rss_peak_mb=_rss_mb(), stories=len(set(labels.tolist())), gold_stories=len(set(gold.values())),
                 copies=0, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
 
@@ -170,12 +171,12 @@ def run_labeled() -> dict:
     articles = [Article(id=r["id"], url=r["url"], title=r["title"], source=r["source"], text=r["text"],
                         guid=r.get("guid"), published=datetime.fromisoformat(r["published"])) for r in rows]
     gold = {r["id"]: r["story"] for r in rows}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     stories = group_stories(articles, DedupSection())
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     pred = predicted_labels(stories)
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
-    return dict(impl="digest on tests/data/dedup/corpus.jsonl", n=len(rows), seconds=seconds,
+    return dict(impl="digest on tests/data/dedup/corpus.jsonl", n=len(rows), seconds=seconds, cpu=cpu,
                 rss_before_mb=0, rss_peak_mb=_rss_mb(), stories=len(stories), gold_stories=len(set(gold.values())),
                 copies=sum(len(c) for s in stories for c in s.aliases.values()),
                 p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1, b3_p=b3.precision, b3_r=b3.recall)
@@ -210,16 +211,18 @@ def main() -> None:
         if n == args.naive_size:
             rows.append(_child(["--naive", str(n), "--naive-threshold", str(args.naive_threshold)]))
     rows.append(_child(["--labeled"]))
-    head = f"{'implementation':44} {'articles':>8} {'time s':>8} {'peak RSS MB':>11} {'stories':>8} {'gold':>6} " \
+    head = f"{'implementation':44} {'articles':>8} {'wall s':>8} {'CPU s':>7} {'peak RSS MB':>11} {'stories':>8} {'gold':>6} " \
            f"{'copies':>6} {'pair P':>6} {'pair R':>6} {'pair F1':>7} {'B3 F1':>6}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['impl']:44} {r['n']:>8} {r['seconds']:>8.2f} {r['rss_peak_mb']:>11.0f} {r['stories']:>8} "
+        print(f"{r['impl']:44} {r['n']:>8} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['rss_peak_mb']:>11.0f} {r['stories']:>8} "
               f"{r['gold_stories']:>6} {r['copies']:>6} {r['p']:>6.3f} {r['r']:>6.3f} {r['f1']:>7.3f} {r['b3']:>6.3f}")
-    ours = {r["n"]: r["seconds"] for r in rows if r["impl"].startswith("digest (")}
+    ours = {r["n"]: (r["seconds"], r["cpu"]) for r in rows if r["impl"].startswith("digest (")}
     if 10_000 in ours and 100_000 in ours:
-        print(f"\n10k -> 100k: {ours[100_000] / ours[10_000]:.1f}x the time for 10x the articles")
+        print(f"\n10k -> 100k: {ours[100_000][0] / ours[10_000][0]:.1f}x the wall time, "
+              f"{ours[100_000][1] / ours[10_000][1]:.1f}x the CPU time, for 10x the articles")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work shares the 2 cores)")
     if "b3_p" in rows[-1]:
         r = rows[-1]
         print(f"labeled corpus: pairwise P {r['p']:.3f} R {r['r']:.3f} F1 {r['f1']:.3f}; "

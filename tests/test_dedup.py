@@ -357,3 +357,14 @@ def test_dedup_settings_out_of_range_are_refused_with_the_key(make_config, key, 
     with pytest.raises(ConfigError) as caught:
         make_config(dedup={key: value})
     assert message in str(caught.value)
+
+
+def test_components_too_big_for_a_dense_matrix_cluster_the_same_over_their_edges():
+    from digest.dedup.stories import Doc, cluster, vectorize
+
+    vectors = vectorize([Doc(a.title, a.text) for a in CORPUS_ARTICLES])
+    times = [a.published.timestamp() for a in CORPUS_ARTICLES]
+    dense = cluster(vectors, range(len(CORPUS_ARTICLES)), times, 0.25, 120 * 3600)
+    edges_only = cluster(vectors, range(len(CORPUS_ARTICLES)), times, 0.25, 120 * 3600, dense_limit=1)
+    assert edges_only == dense
+    assert len(dense) == 27

@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from ..config import DedupSection
 from ..models import Article, PastStory, Story
-from .duplicates import CopyGroup, article_time, collapse_exact, collapse_near
+from .duplicates import CopyGroup, article_time, collapse_exact, collapse_near, collapse_within
 from .memory import article_keys, is_copy_of_past, new_fact_score, past_facts
-from .stories import Doc, Vectors, centrality, cluster, mean_similarity, vectorize
+from .stories import Doc, Vectors, centrality, cluster, mean_similarities, vectorize
 
 __all__ = ["group_stories", "story_id"]
 
@@ -51,6 +52,8 @@ def group_stories(articles: Sequence[Article], settings: DedupSection, past: Seq
     exact_copies = sum(len(g.copies) for g in groups)
     groups = collapse_near(groups, settings.near_duplicate_threshold, settings.containment_threshold)
     groups.sort(key=lambda g: g.kept.id)
+    for g in groups:
+        g.shingles = g.shingles[:0]  # frees memory on big batches; collapse_within recomputes the few it needs
     kept_ids = {g.kept.id: i for i, g in enumerate(groups)}
     past_rows: dict[str, int] = {}
     extra: list[Article] = []
@@ -67,21 +70,20 @@ def group_stories(articles: Sequence[Article], settings: DedupSection, past: Seq
     times = [_epoch(min((a.published for a in g.members if a.published), default=None)) for g in groups]
     clusters = cluster(vectors, range(len(groups)), times, settings.story_threshold, settings.window_hours * 3600)
     central = centrality(vectors, clusters)
-    stories = [_make_story([groups[i] for i in c], c, central) for c in clusters]
+    row_of = {g.kept.id: i for i, g in enumerate(groups)}
+    stories = []
+    for c in clusters:
+        # A copy cut short joins its original's story; only there is it found (every pair of a story is compared).
+        story_groups = collapse_within([groups[i] for i in c], settings.near_duplicate_threshold,
+                                       settings.containment_threshold)
+        stories.append(_make_story(story_groups, [row_of[g.kept.id] for g in story_groups], central))
+    copies = sum(len(ids) for s in stories for ids in s.aliases.values())
     told = updates = 0
     if past:
-        remembered = []
-        for story, rows in zip(stories, clusters):
-            outcome = _against_past(story, rows, groups, past, past_rows, vectors, settings)
-            if outcome is None:
-                told += 1
-            else:
-                updates += outcome.update_of is not None
-                remembered.append(outcome)
-        stories = remembered
+        stories, told, updates = _remember(stories, clusters, groups, past, past_rows, vectors, settings)
     stories.sort(key=lambda s: (-len(s.articles), s.first_seen, s.id))
     log.info("stage=dedup articles=%d exact_copies=%d near_copies=%d stories=%d already_told=%d updates=%d",
-             len(articles), exact_copies, sum(len(g.copies) for g in groups) - exact_copies, len(stories),
+             len(articles), exact_copies, copies - exact_copies, len(stories),
              told, updates)
     return stories
 
@@ -118,39 +120,69 @@ def _best_headline(articles: Sequence[Article]) -> str:
     return next((" ".join(a.title.split()) for a in articles if a.title.strip()), "(untitled)")
 
 
-def _against_past(story: Story, rows: list[int], groups: list[CopyGroup], past: Sequence[PastStory],
-                  past_rows: dict[str, int], vectors: Vectors, settings: DedupSection) -> Story | None:
-    """The story as it should go out given earlier issues: unchanged, an update, or None (already told)."""
-    members = {a.id: a for g in groups for a in g.members if g.kept.id in {x.id for x in story.articles}}
-    mine = set().union(*(article_keys(a) for a in members.values()))
-    best: tuple[float, str, PastStory, set[str]] | None = None
-    for p in past:
-        if not p.articles:
+@dataclass
+class _Told:
+    """A past story, ready to compare: its article keys, vector rows and last publication."""
+
+    story: PastStory
+    keys: set[str]
+    rows: list[int]
+    last: datetime | None
+
+
+def _remember(stories: list[Story], clusters: list[list[int]], groups: list[CopyGroup], past: Sequence[PastStory],
+              past_rows: dict[str, int], vectors: Vectors, settings: DedupSection) -> tuple[list[Story], int, int]:
+    """Drop stories earlier issues told; mark those brought back by new facts as updates."""
+    told_before = [
+        _Told(p, set().union(*(article_keys(a) for a in p.articles)), [past_rows[a.id] for a in p.articles],
+              max((t for t in (article_time(a) for a in p.articles) if t), default=None))
+        for p in sorted(past, key=lambda p: p.id) if p.articles
+    ]
+    similarity = mean_similarities(vectors, clusters, [t.rows for t in told_before])
+    by_key: dict[str, set[int]] = {}
+    for k, t in enumerate(told_before):
+        for key in t.keys:
+            by_key.setdefault(key, set()).add(k)
+    kept, told, updates = [], 0, 0
+    for s, story in enumerate(stories):
+        members = [a for g in (groups[i] for i in clusters[s]) for a in g.members]
+        keys = set().union(*(article_keys(a) for a in members))
+        best: tuple[float, str, int] | None = None
+        shared = set().union(*(by_key.get(key, set()) for key in keys))
+        for k, t in enumerate(told_before):
+            if k in shared:
+                score = 1.0  # an article (or its exact copy) went out already
+            else:
+                score = similarity.get((s, k), 0.0)
+                too_old = t.last is not None and story.first_seen - t.last > timedelta(days=settings.memory_days)
+                if score < settings.story_threshold or too_old:
+                    continue
+            if best is None or (score, t.story.id) > best[:2]:
+                best = (score, t.story.id, k)
+        if best is None:
+            kept.append(story)
             continue
-        theirs = set().union(*(article_keys(a) for a in p.articles))
-        if mine & theirs:
-            similarity = 1.0
+        outcome = _as_update(story, told_before[best[2]], settings)
+        if outcome is None:
+            told += 1
         else:
-            told_at = [t for t in (article_time(a) for a in p.articles) if t is not None]
-            if told_at and story.first_seen - max(told_at) > timedelta(days=settings.memory_days):
-                continue
-            similarity = mean_similarity(vectors, rows, [past_rows[a.id] for a in p.articles])
-            if similarity < settings.story_threshold:
-                continue
-        if best is None or (similarity, p.id) > (best[0], best[1]):
-            best = (similarity, p.id, p, theirs)
-    if best is None:
-        return story
-    _, _, p, theirs = best
+            updates += 1
+            kept.append(outcome)
+    return kept, told, updates
+
+
+def _as_update(story: Story, before: _Told, settings: DedupSection) -> Story | None:
+    """The story as an update of `before` when its new articles bring new facts; None when nothing is new."""
     fresh = [a for a in story.articles
-             if not is_copy_of_past(a, p, theirs, settings.near_duplicate_threshold, settings.containment_threshold)]
+             if not is_copy_of_past(a, before.story, before.keys, settings.near_duplicate_threshold,
+                                    settings.containment_threshold)]
     if not fresh:
         return None
-    score, _ = new_fact_score(fresh, past_facts(p))
+    score, _ = new_fact_score(fresh, past_facts(before.story))
     if score < settings.min_new_facts:
         return None
     fresh_ids = {a.id for a in fresh}
     ordered = tuple(a for a in story.articles if a.id in fresh_ids) + tuple(
         a for a in story.articles if a.id not in fresh_ids)
-    return Story(id=story.id, headline=_best_headline(ordered[:len(fresh)]), articles=ordered,
-                 first_seen=story.first_seen, last_seen=story.last_seen, aliases=story.aliases, update_of=p.id)
+    return replace(story, headline=_best_headline(ordered[:len(fresh)]), articles=ordered,
+                   update_of=before.story.id)

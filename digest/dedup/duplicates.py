@@ -22,9 +22,8 @@ from .text import canonical_url, normalize_text, shingles, text_hash
 
 NUM_PERM = 64  # MinHash size: enough for candidate search, the check is exact
 LSH_SLACK = 0.15  # search below the threshold so MinHash noise does not lose true copies
-LEAD_WORDS = 60  # a copy cut short is found by its first words
-LEAD_NUM_PERM = 32  # the lead is short: a smaller sketch does
-LEAD_THRESHOLD = 0.5  # Jaccard of lead shingles for a candidate (a byline in front costs a few)
+WITHIN_MAX = 60  # a story with more distinct texts than this is not searched pair by pair for cut copies
+WITHIN_RATIO = 0.6  # only a text this much shorter than another can be a cut copy the LSH missed
 MIN_TEXT_WORDS = 20  # shorter texts (teasers) are compared with their title included
 TEASER_RATIO = 0.5  # a copy this much shorter than the longest is never the one kept
 
@@ -39,6 +38,7 @@ class CopyGroup:
     copies: list[Article] = field(default_factory=list)
     normalized: str = ""
     shingles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    words: int = 0  # words of the normalized text
 
     @property
     def members(self) -> list[Article]:
@@ -114,7 +114,7 @@ def collapse_exact(articles: Sequence[Article]) -> list[CopyGroup]:
         kept = _pick_kept(members, words)
         k = next(i for i in idx if articles[i].id == kept.id)
         groups.append(CopyGroup(kept, sorted((a for a in members if a is not kept), key=lambda a: a.id),
-                                normalized[k]))
+                                normalized[k], words=words[kept.id]))
     return groups
 
 
@@ -135,39 +135,58 @@ def similar_texts(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def collapse_near(groups: list[CopyGroup], threshold: float, containment: float) -> list[CopyGroup]:
     """Merge groups whose texts are near-copies (shingle Jaccard >= threshold, or containment).
 
-    Two MinHash LSH indexes find the candidates: one over whole texts (copies
-    with a byline, ads, a footer or an added paragraph) and one over the
-    first LEAD_WORDS words (a copy cut short keeps the lead, but its Jaccard
-    with the full text is low). Each candidate pair is then checked exactly.
+    A MinHash LSH index over whole texts finds the candidates (copies with a
+    byline, ads, a footer or an added paragraph); each is checked exactly. A
+    copy cut short has a low Jaccard with its full text and is rarely a
+    candidate here: `collapse_within` catches it once it shares a story.
     """
     for g in groups:
         g.shingles = shingles(g.normalized)
     permutations = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
-    lead_permutations = MinHash(num_perm=LEAD_NUM_PERM, seed=2, scheme="affine32").permutations
-    whole = MinHashLSH(threshold=max(0.05, threshold - LSH_SLACK), num_perm=NUM_PERM)
-    lead = MinHashLSH(threshold=LEAD_THRESHOLD, num_perm=LEAD_NUM_PERM)
-    sketches: list[tuple[MinHash, MinHash]] = []
-    with whole.insertion_session() as whole_session, lead.insertion_session() as lead_session:
-        for i, g in enumerate(groups):
-            pair = (_minhash(g.shingles, permutations),
-                    _minhash(shingles(" ".join(g.normalized.split()[:LEAD_WORDS])), lead_permutations))
-            sketches.append(pair)
-            if len(g.shingles):
-                whole_session.insert(i, pair[0], check_duplication=False)
-                lead_session.insert(i, pair[1], check_duplication=False)
+    index = MinHashLSH(threshold=max(0.05, threshold - LSH_SLACK), num_perm=NUM_PERM)
     uf = _UnionFind(len(groups))
     pairs = 0
     for i, g in enumerate(groups):
         if not len(g.shingles):
             continue
-        for j in sorted(set(whole.query(sketches[i][0])) | set(lead.query(sketches[i][1]))):
-            if j <= i:
-                continue
+        # Query the texts indexed so far, then index this one: each pair is met once, no sketch is kept.
+        sketch = _minhash(g.shingles, permutations)
+        for j in sorted(index.query(sketch)):
             pairs += 1
-            jac, cont = similar_texts(g.shingles, groups[j].shingles)
-            if jac >= threshold or cont >= containment:
+            if _is_copy(g.shingles, groups[j].shingles, threshold, containment):
                 uf.union(i, j)
+        index.insert(i, sketch, check_duplication=False)
     log.debug("near-duplicates: %d texts, %d candidate pairs checked", len(groups), pairs)
+    return _merge(groups, uf)
+
+
+def collapse_within(groups: list[CopyGroup], threshold: float, containment: float) -> list[CopyGroup]:
+    """Merge near-copies among the few groups of one story, comparing every pair (cut copies included)."""
+    if len(groups) < 2 or len(groups) > WITHIN_MAX:
+        return groups
+    marks: dict[int, np.ndarray] = {}
+
+    def mark(i: int) -> np.ndarray:
+        if i not in marks:
+            marks[i] = groups[i].shingles if len(groups[i].shingles) else shingles(groups[i].normalized)
+        return marks[i]
+
+    uf = _UnionFind(len(groups))
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups)):
+            short, long = sorted((groups[i].words, groups[j].words))
+            # Texts of similar length that are copies have a high Jaccard: collapse_near found them already.
+            if short < WITHIN_RATIO * long and _is_copy(mark(i), mark(j), threshold, containment):
+                uf.union(i, j)
+    return _merge(groups, uf)
+
+
+def _is_copy(a: np.ndarray, b: np.ndarray, threshold: float, containment: float) -> bool:
+    jaccard, contained = similar_texts(a, b)
+    return jaccard >= threshold or contained >= containment
+
+
+def _merge(groups: list[CopyGroup], uf: _UnionFind) -> list[CopyGroup]:
     merged = []
     for idx in sorted(uf.groups()):
         if len(idx) == 1:
@@ -178,5 +197,5 @@ def collapse_near(groups: list[CopyGroup], threshold: float, containment: float)
         kept = _pick_kept([groups[i].kept for i in idx], words)
         home = next(groups[i] for i in idx if groups[i].kept.id == kept.id)
         merged.append(CopyGroup(kept, sorted((a for a in members if a is not kept), key=lambda a: a.id),
-                                home.normalized, home.shingles))
+                                home.normalized, home.shingles, home.words))
     return merged

@@ -35,6 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from .text import content_terms, facts, normalized_terms
 
 BODY_WORDS = 600  # words of text read per article: the event is told near the top
+BODY_CHARS = 4_000  # about as much text, for the names and figures
 WEIGHTS = {"b": 0.6, "t": 0.1, "f": 0.3}  # body, title, facts; they sum to 1
 EXACT_PAIRS_MAX = 2000  # up to this many articles every pair sharing a term is scored
 BLOCK_TERMS = 12  # above it: top-weighted terms per article used to find candidates
@@ -43,7 +44,7 @@ BLOCK_MIN_SHARED = 2  # candidates share at least this many of those terms
 BLOCK_CHUNK_ROWS = 4096
 DENSE_COMPONENT_MAX = 2000  # larger components are clustered over their candidate edges only
 FAR = 1e12  # the distance of two articles outside the time window
-PAIR_CHUNK = 200_000  # candidate pairs scored at once (bounds memory)
+PAIR_CHUNK = 20_000  # candidate pairs scored at once (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _features(doc: Doc) -> tuple[Counter, Counter, Counter]:
     return (
         Counter(title + body),
         Counter(title),
-        Counter(facts(f"{doc.title}.\n\n{doc.text}")),
+        Counter(facts(f"{doc.title}.\n\n{doc.text[:BODY_CHARS]}")),
     )
 
 
@@ -126,17 +127,18 @@ def vectorize(docs: Sequence[Doc]) -> Vectors:
     return Vectors(matrix, df)
 
 
-def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j) of `rows` worth scoring.
+def scored_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i < j) of `rows` worth scoring, with their similarity.
 
     Up to EXACT_PAIRS_MAX rows, every pair sharing a term (a daily batch: exact
-    and cheap). Above, pairs sharing at least BLOCK_MIN_SHARED of their
-    top-weighted, not-too-common terms, so the cost stays about linear.
+    and cheap, one sparse product). Above, pairs sharing at least
+    BLOCK_MIN_SHARED of their top-weighted, not-too-common terms, so the cost
+    stays about linear.
     """
     m = vectors.matrix[rows]
     if len(rows) <= EXACT_PAIRS_MAX:
-        shared = sparse.triu(m @ m.T, k=1).tocoo()
-        return rows[shared.row.astype(np.int64)], rows[shared.col.astype(np.int64)]
+        product = sparse.triu(m @ m.T, k=1).tocoo()
+        return rows[product.row.astype(np.int64)], rows[product.col.astype(np.int64)], product.data
     usable = vectors.df <= BLOCK_MAX_DF  # every stored term has df >= 2 already
     b_rows, b_cols = [], []
     for r in range(m.shape[0]):
@@ -148,8 +150,6 @@ def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.
             cols = cols[np.lexsort((cols, -vals))[:BLOCK_TERMS]]
         b_rows.append(np.full(len(cols), r, dtype=np.int64))
         b_cols.append(cols)
-    if not b_rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     r_all, c_all = np.concatenate(b_rows), np.concatenate(b_cols)
     block = sparse.csr_matrix((np.ones(len(r_all), dtype=np.int32), (r_all, c_all)), shape=m.shape)
     block_t = block.T.tocsr()
@@ -160,7 +160,8 @@ def candidate_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.
         keep = (shared.col > i) & (shared.data >= BLOCK_MIN_SHARED)
         lefts.append(i[keep])
         rights.append(shared.col[keep].astype(np.int64))
-    return rows[np.concatenate(lefts)], rows[np.concatenate(rights)]
+    left, right = rows[np.concatenate(lefts)], rows[np.concatenate(rights)]
+    return left, right, pair_scores(vectors, left, right)
 
 
 def pair_scores(vectors: Vectors, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -199,8 +200,7 @@ def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None]
     if len(rows_arr) == 0:
         return []
     position = {int(r): k for k, r in enumerate(rows_arr.tolist())}
-    left, right = candidate_pairs(vectors, rows_arr)
-    scores = pair_scores(vectors, left, right)
+    left, right, scores = scored_pairs(vectors, rows_arr)
     keep = scores >= threshold
     left, right, scores = left[keep], right[keep], scores[keep]
     pl = np.asarray([position[int(x)] for x in left.tolist()], dtype=np.int64)
@@ -329,12 +329,21 @@ def centrality(vectors: Vectors, groups: Sequence[Sequence[int]]) -> dict[int, f
     return out
 
 
-def mean_similarity(vectors: Vectors, a: Sequence[int], b: Sequence[int]) -> float:
-    """Average-link similarity of two groups of rows."""
-    sa: dict[int, float] = {}
-    sb: dict[int, float] = {}
-    for i in a:
-        sa = _add(sa, vectors.row(i))
-    for j in b:
-        sb = _add(sb, vectors.row(j))
-    return _dot(sa, sb) / (len(a) * len(b))
+def mean_similarities(vectors: Vectors, groups: Sequence[Sequence[int]],
+                      others: Sequence[Sequence[int]]) -> dict[tuple[int, int], float]:
+    """Average-link similarity of every (group, other) pair that shares a term, keyed by their indices."""
+    if not groups or not others:
+        return {}
+    sums_a = _indicator(groups, vectors.matrix.shape[0]) @ vectors.matrix
+    sums_b = _indicator(others, vectors.matrix.shape[0]) @ vectors.matrix
+    product = (sums_a @ sums_b.T).tocoo()
+    sizes_a = np.asarray([len(g) for g in groups], dtype=np.float64)
+    sizes_b = np.asarray([len(g) for g in others], dtype=np.float64)
+    values = product.data / (sizes_a[product.row] * sizes_b[product.col])
+    return {(int(i), int(j)): float(v) for i, j, v in zip(product.row, product.col, values)}
+
+
+def _indicator(groups: Sequence[Sequence[int]], width: int) -> sparse.csr_matrix:
+    rows = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    cols = np.asarray([r for g in groups for r in g], dtype=np.int64)
+    return sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(groups), width))
