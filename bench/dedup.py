@@ -211,12 +211,12 @@ def main() -> None:
         if n == args.naive_size:
             rows.append(_child(["--naive", str(n), "--naive-threshold", str(args.naive_threshold)]))
     rows.append(_child(["--labeled"]))
-    head = f"{'implementation':44} {'articles':>8} {'wall s':>8} {'CPU s':>7} {'peak RSS MB':>11} {'stories':>8} {'gold':>6} " \
+    head = f"{'implementation':44} {'articles':>8} {'wall s':>8} {'CPU s':>7} {'RSS in MB':>9} {'peak RSS MB':>11} {'stories':>8} {'gold':>6} " \
            f"{'copies':>6} {'pair P':>6} {'pair R':>6} {'pair F1':>7} {'B3 F1':>6}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['impl']:44} {r['n']:>8} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['rss_peak_mb']:>11.0f} {r['stories']:>8} "
+        print(f"{r['impl']:44} {r['n']:>8} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['rss_before_mb']:>9.0f} {r['rss_peak_mb']:>11.0f} {r['stories']:>8} "
               f"{r['gold_stories']:>6} {r['copies']:>6} {r['p']:>6.3f} {r['r']:>6.3f} {r['f1']:>7.3f} {r['b3']:>6.3f}")
     ours = {r["n"]: (r["seconds"], r["cpu"]) for r in rows if r["impl"].startswith("digest (")}
     if 10_000 in ours and 100_000 in ours:

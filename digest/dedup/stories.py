@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,40 +90,42 @@ def vectorize(docs: Sequence[Doc]) -> Vectors:
     would only dilute the norm of the long ones.
     """
     vocabs: list[dict[str, int]] = [{} for _ in BLOCKS]
-    cols: list[list[int]] = [[] for _ in BLOCKS]
-    counts: list[list[int]] = [[] for _ in BLOCKS]
-    lengths = np.zeros((len(docs), len(BLOCKS)), dtype=np.int64)
+    cols = [array("q") for _ in BLOCKS]  # compact: no int object per entry on big batches
+    counts = [array("q") for _ in BLOCKS]
+    lengths = np.zeros((len(BLOCKS), len(docs)), dtype=np.int64)
     for d, doc in enumerate(docs):
         for b, counter in enumerate(_features(doc)):
             vocab = vocabs[b]
             cols[b].extend([vocab.setdefault(term, len(vocab)) for term in counter])
             counts[b].extend(counter.values())
-            lengths[d, b] = len(counter)
+            lengths[b, d] = len(counter)
     offsets = np.cumsum([0] + [len(v) for v in vocabs])
-    # Flatten in (doc, block) order: each doc's block segments are contiguous.
-    seg_cols, seg_tf, seg_block = [], [], []
-    starts = [np.concatenate([[0], np.cumsum(lengths[:, b])]) for b in range(len(BLOCKS))]
-    for b in range(len(BLOCKS)):
-        seg_cols.append(np.asarray(cols[b], dtype=np.int64) + offsets[b])
-        seg_tf.append(np.asarray(counts[b], dtype=np.float64))
-    all_cols = np.concatenate(seg_cols) if seg_cols else np.zeros(0, dtype=np.int64)
-    df = np.bincount(all_cols, minlength=int(offsets[-1]))
+    block_cols = [(np.frombuffer(cols[b], dtype=np.int64) + offsets[b]).astype(np.int32) for b in range(len(BLOCKS))]
+    del cols
+    df = np.zeros(int(offsets[-1]), dtype=np.int64)
+    for c in block_cols:
+        df += np.bincount(c, minlength=len(df))
     idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
-    order_cols, order_vals, order_keys = [], [], []
+    parts_cols, parts_vals, parts_rows = [], [], []
     for b in range(len(BLOCKS)):
-        c, tf = seg_cols[b], seg_tf[b]
-        row_of = np.repeat(np.arange(len(docs)), lengths[:, b])
-        vals = (1.0 + np.log(tf)) * idf[c]
+        c = block_cols[b]
+        row_of = np.repeat(np.arange(len(docs), dtype=np.int32), lengths[b])
         keep = df[c] >= 2
-        c, vals, row_of = c[keep], vals[keep], row_of[keep]
+        c, row_of = c[keep], row_of[keep]
+        vals = (1.0 + np.log(np.frombuffer(counts[b], dtype=np.int64)[keep])) * idf[c]
         norms = np.sqrt(np.bincount(row_of, weights=vals * vals, minlength=len(docs)))
-        vals = vals * (np.sqrt(WEIGHTS[BLOCKS[b]]) / np.where(norms > 0, norms, 1.0)[row_of])
-        order_cols.append(c)
-        order_vals.append(vals)
-        order_keys.append(row_of)
-    rows = np.concatenate(order_keys)
-    matrix = sparse.csr_matrix((np.concatenate(order_vals), (rows, np.concatenate(order_cols))),
-                               shape=(len(docs), int(offsets[-1])))
+        vals *= np.sqrt(WEIGHTS[BLOCKS[b]]) / np.where(norms > 0, norms, 1.0)[row_of]
+        parts_cols.append(c)
+        parts_vals.append(vals)
+        parts_rows.append(row_of)
+        block_cols[b] = None  # type: ignore[call-overload]  # free as we go
+    rows = np.concatenate(parts_rows)
+    order = np.argsort(rows, kind="stable")  # CSR directly: no COO copy of a big batch
+    indices = np.concatenate(parts_cols)[order]
+    data = np.concatenate(parts_vals)[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(docs)))]).astype(np.int64)
+    del parts_cols, parts_vals, parts_rows, rows, order
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(docs), int(offsets[-1])))
     matrix.sort_indices()
     return Vectors(matrix, df)
 
