@@ -599,3 +599,42 @@ def test_a_run_that_comes_due_as_the_scheduler_stops_is_kept_for_the_next_start(
     kept = store.lookup_job(schedule.ISSUE_JOB_ID).next_run_time
     store.shutdown()
     assert kept == due
+
+
+def test_sigterm_stops_digest_schedule_mid_send_and_the_next_start_sends_the_rest(tmp_path):
+    from digest.config import load_config
+
+    from .smtp_servers import start_server
+
+    record = tmp_path / "received.jsonl"
+    smtp = start_server(record, "--tls", "none", "--data-delay", "0.4")
+    readers = [f"reader{i}@example.com" for i in range(5)]
+    fired = datetime.now(UTC) - timedelta(hours=1)
+    try:
+        config_path = _cli_config(tmp_path, f'[schedule]\ncron = "{fired.minute} {fired.hour} * * *"\n\n'
+                                            f'[delivery]\nmode = "smtp"\n\n[smtp]\nhost = "127.0.0.1"\n'
+                                            f'port = {smtp.port}\nsecurity = "none"\npool_size = 1\n\n'
+                                  + "".join(f'[[subscribers]]\nemail = "{r}"\n\n' for r in readers))
+        _stored_job_missed_by(load_config(config_path), 1)  # the scheduler ran before; it was down at the fire time
+        command = [DIGEST_BIN, "--config", str(config_path), "schedule"]
+        unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=unbuffered)
+        while not smtp.messages() and first.poll() is None:  # catching up: the first message is accepted
+            threading.Event().wait(0.05)
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err
+        assert out == "Scheduler stopped.\n"
+        assert 1 <= sum(smtp.received_counts().values()) < len(readers)
+
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=unbuffered)
+        banner = second.stdout.readline()  # printed once the catch-up is done and the jobs run
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+        assert banner.startswith("Scheduler running: "), banner
+        assert smtp.received_counts() == {r: 1 for r in readers}
+        status = CliRunner().invoke(main, ["--config", str(config_path), "status"]).output
+        assert [line.split()[5] for line in status.splitlines() if " catch-up " in line] == ["sent", "interrupted"]
+    finally:
+        smtp.stop()
