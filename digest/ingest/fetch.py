@@ -34,6 +34,7 @@ from .urls import article_id, canonical_url
 
 PARALLEL_PARSE_MIN_FEEDS = 16  # from this many remote feeds on, parse in worker processes
 MAX_PARSE_PROCESSES = 4
+FULL_TEXT_PER_SOURCE = 4  # pages fetched at once for one source's teasers
 ANY_ACCEPT = f"{HTML_ACCEPT}, {FEED_ACCEPT}"
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,9 @@ def _parse(downloaded: Download, source: str, now: datetime) -> list[Article]:
 
 
 def _add_full_texts(client: httpx.Client, articles: list[Article], settings: IngestSection) -> list[Article]:
-    return [add_full_text(client, a, settings) for a in articles]
+    """Each teaser's page, a few at a time: one feed's pages usually live on one server."""
+    with ThreadPoolExecutor(max_workers=min(FULL_TEXT_PER_SOURCE, len(articles)), thread_name_prefix="fulltext") as pages:
+        return list(pages.map(lambda a: add_full_text(client, a, settings), articles))
 
 
 def _prior_state(source: SourceSection, stored: FeedState | None) -> FeedState:
