@@ -292,12 +292,28 @@ class ServeSection:
         err.between("port", self.port, 1, 65535)
 
 
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 @dataclass(frozen=True)
 class ScheduleSection:
-    cron: str = "0 7 * * *"  # minute hour day month weekday, in [digest].timezone
+    cron: str = "0 7 * * *"  # minute hour day month weekday (0 or 7 = Sunday), in [digest].timezone
     ingest_interval_minutes: int = 0  # 0: ingest only when the issue is built
     grace_hours: float = 6.0  # a slot missed by less than this runs late; older ones are skipped
     min_new_stories: int = 1  # fewer new stories than this: the slot is skipped, nothing sent
+
+    @property
+    def apscheduler_cron(self) -> str:
+        """`cron` as APScheduler 3.x must read it to mean what crontab means.
+
+        APScheduler counts weekdays from Monday = 0, so crontab's "1-5" would silently
+        become Tuesday to Saturday: numbers become names, and "sun-thu" becomes "sun,mon-thu".
+        """
+        parts = self.cron.split()
+        if len(parts) == 5:
+            day = re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda m: _CRON_WEEKDAYS[int(m.group(1))], parts[4])
+            parts[4] = re.sub(r"\bsun-(mon|tue|wed|thu|fri|sat)\b", r"sun,mon-\1", day, flags=re.IGNORECASE)
+        return " ".join(parts)
 
     def check(self, err: _Errors) -> None:
         if len(self.cron.split()) != 5:
@@ -306,7 +322,7 @@ class ScheduleSection:
             from apscheduler.triggers.cron import CronTrigger  # only needed to validate
 
             try:
-                CronTrigger.from_crontab(self.cron, timezone="UTC")
+                CronTrigger.from_crontab(self.apscheduler_cron, timezone="UTC")
             except ValueError as exc:
                 err.add("cron", f"{exc} in {self.cron!r}")
         err.at_least("ingest_interval_minutes", self.ingest_interval_minutes, 0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,7 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import pipeline, storage
-from .config import Config
+from .config import Config, ScheduleSection
 from .errors import ConfigError, ScheduleError
 from .storage import runs as run_store
 
@@ -46,7 +45,6 @@ LOCK_SUFFIX = ".schedule.lock"
 # How far back a wake-up looks for the fire time it belongs to, beyond the grace window:
 # a day, so a start after a long downtime finds the last slot it missed and records it as skipped.
 MISSED_LOOKBACK = timedelta(hours=25)
-_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # APScheduler pickles jobs into the job store, so a job names its service by id;
 # the live objects (config, stop event) stay in this process, in this registry.
@@ -59,16 +57,11 @@ def make_trigger(config: Config) -> CronTrigger:
 
 
 def cron_trigger(expression: str, tz: str) -> CronTrigger:
-    """A CronTrigger from a crontab line; weekday numbers mean what they mean in crontab (0 = Sunday).
-
-    APScheduler 3.x reads "0" as Monday, so "1-5" would silently mean Tuesday to Saturday.
-    """
-    parts = expression.split()
-    if len(parts) != 5:
+    """A CronTrigger from a crontab line; weekday numbers mean what they mean in crontab (0 = Sunday)."""
+    if len(expression.split()) != 5:
         raise ConfigError(f"[schedule].cron: expected 5 fields (minute hour day month weekday), got {expression!r}")
-    parts[4] = re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda m: _CRON_WEEKDAYS[int(m.group(1))], parts[4])
     try:
-        return CronTrigger.from_crontab(" ".join(parts), timezone=tz)
+        return CronTrigger.from_crontab(ScheduleSection(cron=expression).apscheduler_cron, timezone=tz)
     except ValueError as exc:
         raise ConfigError(f"[schedule].cron: {exc} in {expression!r}") from None
 

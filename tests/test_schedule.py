@@ -259,8 +259,12 @@ def test_cron_weekday_numbers_mean_what_crontab_says():
     weekdays = schedule.fire_times(schedule.cron_trigger("0 7 * * 1-5", "UTC"), monday, monday + timedelta(days=7))
     sundays = schedule.fire_times(schedule.cron_trigger("0 7 * * 0", "UTC"), monday, monday + timedelta(days=7))
 
+    sunday_to_thursday = schedule.fire_times(schedule.cron_trigger("0 7 * * 0-4", "UTC"), monday,
+                                             monday + timedelta(days=7))
+
     assert [f.strftime("%a") for f in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
     assert [f.strftime("%a %d") for f in sundays] == ["Sun 12"]
+    assert [f.strftime("%a") for f in sunday_to_thursday] == ["Mon", "Tue", "Wed", "Thu", "Sun"]
 
 
 def test_a_bad_cron_expression_is_rejected_at_load(make_config):
