@@ -144,39 +144,58 @@ def run_ours(n: int) -> dict:
                 copies=copies, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
 
 
-def run_naive(n: int, threshold: float) -> dict:
-    """All-pairs TF-IDF cosine (scikit-learn), connected components above `threshold`."""
+def naive_groups(articles: list[Article], threshold: float) -> dict[str, str]:
+    """All-pairs TF-IDF cosine (scikit-learn), connected components above `threshold`: id -> group."""
     from scipy.sparse.csgraph import connected_components
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    articles, gold = make_corpus(n)
-    before = _rss_mb()
-    t, c = time.perf_counter(), time.process_time()
     x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(
         [f"{a.title}\n\n{a.text}" for a in articles])
     sims = (x @ x.T).toarray()  # every pair: n^2 floats
-    graph = sims >= threshold
-    _, labels = connected_components(graph, directed=False)
+    _, labels = connected_components(sims >= threshold, directed=False)
+    return {a.id: str(labels[i]) for i, a in enumerate(articles)}
+
+
+def run_naive(n: int, threshold: float) -> dict:
+    articles, gold = make_corpus(n)
+    before = _rss_mb()
+    t, c = time.perf_counter(), time.process_time()
+    pred = naive_groups(articles, threshold)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
-    pred = {a.id: str(labels[i]) for i, a in enumerate(articles)}
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
-    return dict(impl=f"naive all-pairs TF-IDF cosine >= {threshold}", n=n, seconds=seconds, cpu=cpu, rss_before_mb=before,
-                rss_peak_mb=_rss_mb(), stories=len(set(labels.tolist())), gold_stories=len(set(gold.values())),
-                copies=0, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
+    return dict(impl=f"naive all-pairs TF-IDF cosine >= {threshold}", n=n, seconds=seconds, cpu=cpu,
+                rss_before_mb=before, rss_peak_mb=_rss_mb(), stories=len(set(pred.values())),
+                gold_stories=len(set(gold.values())), copies=0, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
 
 
-def run_labeled() -> dict:
+def load_labeled() -> tuple[list[Article], dict[str, str]]:
     corpus = ROOT / "tests" / "data" / "dedup" / "corpus.jsonl"
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     articles = [Article(id=r["id"], url=r["url"], title=r["title"], source=r["source"], text=r["text"],
                         guid=r.get("guid"), published=datetime.fromisoformat(r["published"])) for r in rows]
-    gold = {r["id"]: r["story"] for r in rows}
+    return articles, {r["id"]: r["story"] for r in rows}
+
+
+def run_labeled_naive(threshold: float) -> dict:
+    articles, gold = load_labeled()
+    t, c = time.perf_counter(), time.process_time()
+    pred = naive_groups(articles, threshold)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
+    return dict(impl=f"naive cosine >= {threshold} on the labeled corpus", n=len(articles), seconds=seconds,
+                cpu=cpu, rss_before_mb=0, rss_peak_mb=_rss_mb(), stories=len(set(pred.values())),
+                gold_stories=len(set(gold.values())), copies=0, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1,
+                b3_p=b3.precision, b3_r=b3.recall)
+
+
+def run_labeled() -> dict:
+    articles, gold = load_labeled()
     t, c = time.perf_counter(), time.process_time()
     stories = group_stories(articles, DedupSection())
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     pred = predicted_labels(stories)
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
-    return dict(impl="digest on tests/data/dedup/corpus.jsonl", n=len(rows), seconds=seconds, cpu=cpu,
+    return dict(impl="digest on tests/data/dedup/corpus.jsonl", n=len(articles), seconds=seconds, cpu=cpu,
                 rss_before_mb=0, rss_peak_mb=_rss_mb(), stories=len(stories), gold_stories=len(set(gold.values())),
                 copies=sum(len(c) for s in stories for c in s.aliases.values()),
                 p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1, b3_p=b3.precision, b3_r=b3.recall)
@@ -195,6 +214,7 @@ def main() -> None:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--naive", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--labeled", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--labeled-naive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_ours(args.one)))
@@ -205,27 +225,36 @@ def main() -> None:
     if args.labeled:
         print(json.dumps(run_labeled()))
         return
+    if args.labeled_naive:
+        print(json.dumps(run_labeled_naive(args.naive_threshold)))
+        return
     rows = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
         rows.append(_child(["--one", str(n)]))
         if n == args.naive_size:
             rows.append(_child(["--naive", str(n), "--naive-threshold", str(args.naive_threshold)]))
     rows.append(_child(["--labeled"]))
-    head = f"{'implementation':44} {'articles':>8} {'wall s':>8} {'CPU s':>7} {'RSS in MB':>9} {'peak RSS MB':>11} {'stories':>8} {'gold':>6} " \
-           f"{'copies':>6} {'pair P':>6} {'pair R':>6} {'pair F1':>7} {'B3 F1':>6}"
+    labeled = rows[-1]
+    rows.append(_child(["--labeled-naive", "--naive-threshold", str(args.naive_threshold)]))
+    columns = [("implementation", 44, "impl", ""), ("articles", 8, "n", ""), ("wall s", 8, "seconds", ".2f"),
+               ("CPU s", 7, "cpu", ".2f"), ("RSS before MB", 13, "rss_before_mb", ".0f"),
+               ("peak RSS MB", 11, "rss_peak_mb", ".0f"), ("stories", 8, "stories", ""),
+               ("gold", 6, "gold_stories", ""),
+               ("copies", 6, "copies", ""), ("pair P", 6, "p", ".3f"), ("pair R", 6, "r", ".3f"),
+               ("pair F1", 7, "f1", ".3f"), ("B3 F1", 6, "b3", ".3f")]
+    head = " ".join(f"{name:{'<' if k == 0 else '>'}{width}}" for k, (name, width, _, _) in enumerate(columns))
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['impl']:44} {r['n']:>8} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['rss_before_mb']:>9.0f} {r['rss_peak_mb']:>11.0f} {r['stories']:>8} "
-              f"{r['gold_stories']:>6} {r['copies']:>6} {r['p']:>6.3f} {r['r']:>6.3f} {r['f1']:>7.3f} {r['b3']:>6.3f}")
+        cells = (f"{r[key]:{'<' if k == 0 else '>'}{width}{fmt}}" for k, (_, width, key, fmt) in enumerate(columns))
+        print(" ".join(cells))
     ours = {r["n"]: (r["seconds"], r["cpu"]) for r in rows if r["impl"].startswith("digest (")}
     if 10_000 in ours and 100_000 in ours:
         print(f"\n10k -> 100k: {ours[100_000][0] / ours[10_000][0]:.1f}x the wall time, "
               f"{ours[100_000][1] / ours[10_000][1]:.1f}x the CPU time, for 10x the articles")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work shares the 2 cores)")
-    if "b3_p" in rows[-1]:
-        r = rows[-1]
-        print(f"labeled corpus: pairwise P {r['p']:.3f} R {r['r']:.3f} F1 {r['f1']:.3f}; "
+    for name, r in (("digest", labeled), ("naive", rows[-1])):
+        print(f"labeled corpus, {name}: pairwise P {r['p']:.3f} R {r['r']:.3f} F1 {r['f1']:.3f}; "
               f"B-cubed P {r['b3_p']:.3f} R {r['b3_r']:.3f} F1 {r['b3']:.3f}")
 
 

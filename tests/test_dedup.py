@@ -368,3 +368,9 @@ def test_components_too_big_for_a_dense_matrix_cluster_the_same_over_their_edges
     edges_only = cluster(vectors, range(len(CORPUS_ARTICLES)), times, 0.25, 120 * 3600, dense_limit=1)
     assert edges_only == dense
     assert len(dense) == 27
+
+
+def test_no_articles_give_no_stories_and_empty_articles_stay_apart():
+    assert group_stories([], SETTINGS) == []
+    blank = [make_article(id=i, url=f"https://example.com/{i}", title="", text="") for i in ("x", "y")]
+    assert membership(group_stories(blank, SETTINGS)) == [["x"], ["y"]]
