@@ -11,6 +11,7 @@ hand-labeled corpus in tests/data/dedup/.
 
     .venv/bin/python bench/dedup.py                 # 1k, 10k, 100k + naive at 10k + labeled corpus
     .venv/bin/python bench/dedup.py --sizes 1000    # a quick run
+    .venv/bin/python bench/dedup.py --sweep 0.15,0.2,0.25,0.3,0.35   # story_threshold vs quality
 """
 
 from __future__ import annotations
@@ -201,6 +202,17 @@ def run_labeled() -> dict:
                 p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1, b3_p=b3.precision, b3_r=b3.recall)
 
 
+def sweep(thresholds: list[float]) -> None:
+    """Quality on the labeled corpus for several [dedup].story_threshold values."""
+    articles, gold = load_labeled()
+    print(f"{'story_threshold':>15} {'stories':>8} {'pair P':>7} {'pair R':>7} {'pair F1':>8} {'B3 F1':>6}")
+    for t in thresholds:
+        stories = group_stories(articles, DedupSection(story_threshold=t))
+        pred = predicted_labels(stories)
+        pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
+        print(f"{t:>15.2f} {len(stories):>8} {pw.precision:>7.3f} {pw.recall:>7.3f} {pw.f1:>8.3f} {b3.f1:>6.3f}")
+
+
 def _child(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -211,11 +223,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--naive-size", type=int, default=10_000)
     parser.add_argument("--naive-threshold", type=float, default=0.3)
+    parser.add_argument("--sweep", help="only print labeled-corpus quality for these story thresholds, e.g. 0.2,0.25")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--naive", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--labeled", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--labeled-naive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sweep:
+        sweep([float(x) for x in args.sweep.split(",")])
+        return
     if args.one:
         print(json.dumps(run_ours(args.one)))
         return

@@ -20,7 +20,7 @@ from datasketch import MinHash, MinHashLSH
 from ..models import Article
 from .text import canonical_url, normalize_text, shingles, text_hash
 
-NUM_PERM = 64  # MinHash size: enough for candidate search, the check is exact
+NUM_PERM = 32  # MinHash size: enough for candidate search, the check is exact
 LSH_SLACK = 0.15  # search below the threshold so MinHash noise does not lose true copies
 WITHIN_MAX = 60  # a story with more distinct texts than this is not searched pair by pair for cut copies
 WITHIN_RATIO = 0.6  # only a text this much shorter than another can be a cut copy the LSH missed
