@@ -78,8 +78,8 @@ class _Writer:
         return " ".join(words).capitalize() + "."
 
 
-def make_corpus(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
-    """`n` synthetic articles and their gold story labels."""
+def make_corpus(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str], int]:
+    """`n` synthetic articles, their gold story labels and how many are copies (exact or near) of another."""
     rng = np.random.default_rng(seed)
     vocab = _words(rng, 20_000, 2)
     names = _words(rng, max(2_000, n // 2), 2, capital=True)
@@ -87,6 +87,7 @@ def make_corpus(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
     days = max(3, n // 5_000)  # about 5k articles a day
     articles: list[Article] = []
     gold: dict[str, str] = {}
+    copies = 0
     story = 0
     while len(articles) < n:
         story += 1
@@ -111,10 +112,12 @@ def make_corpus(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
                         f"This story first appeared on {src.source} and is republished with permission.")
                 art = Article(id=aid, url=f"https://{source.replace(' ', '').lower()}.example/{aid}", title=title,
                               source=source, text=text, published=when)
+                copies += 1
             elif own and rng.random() < EXACT_COPY_SHARE / 0.75:
                 src = own[int(rng.integers(len(own)))]
                 art = Article(id=aid, url=src.url + "?utm_source=rss&utm_medium=feed", title=src.title,
                               source=src.source, text=src.text, published=src.published)
+                copies += 1
             else:
                 text = "\n\n".join(writer.paragraph(pool, int(rng.integers(30, 50)))
                                     for _ in range(int(rng.integers(3, 6))))
@@ -124,7 +127,7 @@ def make_corpus(n: int, seed: int = 7) -> tuple[list[Article], dict[str, str]]:
             articles.append(art)
             gold[aid] = label
     order = rng.permutation(len(articles))
-    return [articles[i] for i in order], gold
+    return [articles[i] for i in order], gold, copies
 
 
 def _rss_mb() -> float:
@@ -132,7 +135,7 @@ def _rss_mb() -> float:
 
 
 def run_ours(n: int) -> dict:
-    articles, gold = make_corpus(n)
+    articles, gold, true_copies = make_corpus(n)
     before = _rss_mb()
     t, c = time.perf_counter(), time.process_time()
     stories = group_stories(articles, DedupSection())
@@ -140,7 +143,8 @@ def run_ours(n: int) -> dict:
     pred = predicted_labels(stories)
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
     copies = sum(len(c) for s in stories for c in s.aliases.values())
-    return dict(impl="digest (MinHash LSH + blocked TF-IDF)", n=n, seconds=seconds, cpu=cpu, rss_before_mb=before,
+    return dict(impl="digest (MinHash LSH + blocked TF-IDF)", n=n, seconds=seconds, cpu=cpu,
+                true_copies=true_copies, rss_before_mb=before,
                 rss_peak_mb=_rss_mb(), stories=len(stories), gold_stories=len(set(gold.values())),
                 copies=copies, p=pw.precision, r=pw.recall, f1=pw.f1, b3=b3.f1)
 
@@ -158,7 +162,7 @@ def naive_groups(articles: list[Article], threshold: float) -> dict[str, str]:
 
 
 def run_naive(n: int, threshold: float) -> dict:
-    articles, gold = make_corpus(n)
+    articles, gold, _ = make_corpus(n)
     before = _rss_mb()
     t, c = time.perf_counter(), time.process_time()
     pred = naive_groups(articles, threshold)
@@ -269,6 +273,9 @@ def main() -> None:
         print(f"\n10k -> 100k: {ours[100_000][0] / ours[10_000][0]:.1f}x the wall time, "
               f"{ours[100_000][1] / ours[10_000][1]:.1f}x the CPU time, for 10x the articles")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work shares the 2 cores)")
+    for r in rows:
+        if "true_copies" in r:
+            print(f"{r['n']} articles: {r['copies']} of {r['true_copies']} generated copies collapsed")
     for name, r in (("digest", labeled), ("naive", rows[-1])):
         print(f"labeled corpus, {name}: pairwise P {r['p']:.3f} R {r['r']:.3f} F1 {r['f1']:.3f}; "
               f"B-cubed P {r['b3_p']:.3f} R {r['b3_r']:.3f} F1 {r['b3']:.3f}")
