@@ -33,33 +33,58 @@ def _content_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\x00{article.text}\x00{article.html}".encode()).hexdigest()
 
 
+_INSERT_ARTICLE = (
+    "INSERT INTO articles (id, url, guid, title, source, author, published, text, html, content_hash, fetched_at,"
+    " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_UPDATE_ARTICLE = (
+    "UPDATE articles SET url=?, guid=?, title=?, source=?, author=?, published=?, text=?, html=?, content_hash=?,"
+    " updated_at=? WHERE id=?"
+)
+_LOOKUP_CHUNK = 500  # ids per SELECT ... IN (...), well under SQLite's bound-parameter limit
+
+
 def save_articles(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime | None = None) -> SaveCounts:
     """Insert new articles; update ones whose content changed; leave the rest alone."""
     now_iso = _iso(now or datetime.now(timezone.utc))
-    new = updated = unchanged = 0
+    batch = list(articles)
+    inserts: list[tuple] = []
+    updates: list[tuple] = []
+    unchanged = 0
+    fetched_iso: dict[datetime | None, str | None] = {}  # a run stamps every article with one fetch time
     with transaction(conn):
-        for a in articles:
+        # One lookup per chunk instead of one per article; `stored` then follows the batch, so an id seen twice
+        # in it counts as new once and as updated (or unchanged) after that, as row-by-row saving did.
+        stored = _stored_hashes(conn, [a.id for a in batch])
+        for a in batch:
             digest = _content_hash(a)
-            row = conn.execute("SELECT content_hash FROM articles WHERE id = ?", (a.id,)).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO articles (id, url, guid, title, source, author, published, text, html,"
-                    " content_hash, fetched_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (a.id, a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
-                     digest, _iso(a.fetched_at) or now_iso, now_iso),
-                )
-                new += 1
-            elif row["content_hash"] != digest:
-                conn.execute(
-                    "UPDATE articles SET url=?, guid=?, title=?, source=?, author=?, published=?, text=?,"
-                    " html=?, content_hash=?, updated_at=? WHERE id=?",
-                    (a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
-                     digest, now_iso, a.id),
-                )
-                updated += 1
-            else:
+            known = stored.get(a.id)
+            if known == digest:
                 unchanged += 1
-    return SaveCounts(new, updated, unchanged)
+                continue
+            stored[a.id] = digest
+            if known is None:
+                if a.fetched_at not in fetched_iso:
+                    fetched_iso[a.fetched_at] = _iso(a.fetched_at)
+                inserts.append((a.id, a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
+                                digest, fetched_iso[a.fetched_at] or now_iso, now_iso))
+            else:
+                updates.append((a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
+                                digest, now_iso, a.id))
+        # Inserts first: an update in this batch may be of an article the batch itself inserted.
+        conn.executemany(_INSERT_ARTICLE, inserts)
+        conn.executemany(_UPDATE_ARTICLE, updates)
+    return SaveCounts(len(inserts), len(updates), unchanged)
+
+
+def _stored_hashes(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[start:start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", chunk).fetchall())
+    return found
 
 
 def _article(row: sqlite3.Row) -> Article:
