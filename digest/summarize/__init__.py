@@ -60,6 +60,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
+from itertools import chain
 
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
@@ -162,7 +163,7 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
 def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:
     best: tuple[float, str] | None = None
     for c in cands:
-        if not c.point or not is_consequence(c) or c.quote_share > 0.4:
+        if not c.point or c.quote_share > 0.4 or not is_consequence(c):
             continue
         overlap = max((f.similarity(c) if isinstance(f, Fact) else f.similarity(c) for f in chosen), default=0.0)
         if overlap >= DUPLICATE_AT:
@@ -183,7 +184,7 @@ def _first_line(story: Story) -> str:
 
 def _headline(story: Story, cands: list[Candidate]) -> str:
     """The story's headline, or the article title that best names the story when it is junk."""
-    vocabulary = Counter(w for c in cands for w in c.words)
+    vocabulary = Counter(chain.from_iterable(c.words for c in cands))
     options = [story.headline, *(a.title for a in story.articles)]
     best: tuple[float, str] | None = None
     for i, raw in enumerate(options):
@@ -211,7 +212,10 @@ def _kicker(story: Story, cands: list[Candidate]) -> str:
             low = name.lower()
             count[low] += 1
             spread.setdefault(low, set()).add(c.article_index)
-            surface.setdefault(low, Counter())[name] += 1
+            forms = surface.get(low)
+            if forms is None:
+                forms = surface[low] = Counter()
+            forms[name] += 1
     needed = 2 if len(story.articles) > 1 else 1
     ranked = sorted(count, key=lambda w: (-len(spread[w]), -count[w], w))
     chosen = [w for w in ranked if len(spread[w]) >= needed and count[w] >= 2][:KICKER_NAMES]

@@ -6,6 +6,7 @@ Two outlets rarely word a fact alike ("$5.6 million" and "$6M", "17%" and
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -109,18 +110,14 @@ def quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
-_STEMS: dict[str, str] = {}  # memo: news vocabulary is small and repeats across stories
-_STEMS_MAX = 200_000
+# Word-level memos: news vocabulary is small and repeats across stories, so each word is worked out once.
+MEMO_WORDS = 200_000
 
 
+@functools.lru_cache(maxsize=MEMO_WORDS)
 def stem(word: str) -> str:
     """A crude, fast stem: lower case, no possessive, no plural or common verb ending."""
-    found = _STEMS.get(word)
-    if found is None:
-        found = _stem(word)
-        if len(_STEMS) < _STEMS_MAX:
-            _STEMS[word] = found
-    return found
+    return _stem(word)
 
 
 def _stem(word: str) -> str:
@@ -203,24 +200,43 @@ class Keys(NamedTuple):
     numbers: tuple[Quantity, ...]
 
 
+# _WORD's tokens, the capitalised ones captured: findall gives "" for a lower-case token, so only the
+# capitalised ones (a few a sentence) reach Python code.
+_CAPITALISED_WORD = re.compile(
+    r"([A-Z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?)|[a-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
+
+
+@functools.lru_cache(maxsize=MEMO_WORDS)
+def _content_stem(word: str) -> str:
+    """The stem of a lower-cased word, or "" for a stop word, a letter, or a word whose stem is a stop word."""
+    if len(word) < 2 or word in STOPWORDS:
+        return ""
+    found = stem(word)
+    return "" if found in STOPWORDS else found  # "it's" -> "it"
+
+
+@functools.lru_cache(maxsize=MEMO_WORDS)
+def _name_keys(token: str) -> tuple[str | None, str | None]:
+    """A capitalised token as (entity, name): lower-cased bare entity or None; as written, for names, or None."""
+    low = token.lower()
+    bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
+    if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
+        return None, None
+    if len(bare) > 2 and not token.isupper() and not _DIGIT.search(token):
+        return bare, _POSSESSIVE.sub("", token).rstrip(".")
+    return bare, None
 
 
 def sentence_keys(text: str) -> Keys:
-    tokens = _WORD.findall(text)
     vocabulary = frozenset(_LOWER_WORD.findall(text.lower()))
-    memo = _STEMS
-    stems = {memo.get(w) or stem(w) for w in vocabulary.difference(STOPWORDS) if len(w) > 1}
-    stems.difference_update(STOPWORDS)  # "it's" -> "it"
+    stems = set(map(_content_stem, vocabulary))
+    stems.discard("")
+    tokens = _CAPITALISED_WORD.findall(text)
     ents, names_ = set(), []
-    for i, t in enumerate(tokens):
-        if not t[0].isupper():
-            continue
-        low = t.lower()
-        bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
-        is_first = i == 0
-        if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
-            continue
-        ents.add(bare)
-        if not is_first and len(bare) > 2 and not t.isupper() and not _DIGIT.search(t):
-            names_.append(_POSSESSIVE.sub("", t).rstrip("."))
+    for i, token in enumerate(filter(None, tokens)):
+        entity, name = _name_keys(token)
+        if entity is not None:
+            ents.add(entity)
+            if name is not None and (i or not tokens[0]):  # a sentence's first word is not a name
+                names_.append(name)
     return Keys(vocabulary, frozenset(stems), frozenset(ents), tuple(names_), quantities(text))

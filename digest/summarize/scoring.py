@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..models import Article
 from . import facts
@@ -40,8 +41,8 @@ _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august "
     "september october november december yesterday".split())
 _MODAL_WORDS = frozenset("could will would may might".split())
-_MODAL_PHRASES = ("likely to", "expected to", "set to", "poised to", "stands to", "threaten", "is likely",
-                  "are likely", "highly likely")
+_MODAL_PHRASE = re.compile(
+    "likely to|expected to|set to|poised to|stands to|threaten|is likely|are likely|highly likely")
 _IMPACT_WORDS = frozenset(
     "reshape shift impact pressure cost costs price prices pricing market markets industry adoption change changes "
     "cheaper jobs consumers customers users developers economy rules policy policies landscape global worldwide "
@@ -51,7 +52,7 @@ _IMPACT_PREFIXES = ("compet", "invest", "regulat", "sanction", "benefit", "threa
 _IMPACT_PHRASES = ("lead to", "leading to")
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: cheap `in` and remove(), and no two candidates are alike
 class Candidate:
     """One body sentence of one article, cleaned, with its keys and scores."""
 
@@ -76,7 +77,7 @@ class Candidate:
         return facts.similarity(self.words, self.numbers, self.entities, other.words, other.numbers, other.entities)
 
 
-@dataclass
+@dataclass(eq=False)
 class Fact:
     """Sentences from one or more outlets stating the same fact; the best-scored one speaks for all."""
 
@@ -110,6 +111,8 @@ class Fact:
 
     def similarity(self, other: Candidate | Fact) -> float:
         cand = other.rep if isinstance(other, Fact) else other
+        if len(self.members) == 1:
+            return self.members[0].similarity(cand)
         return max(m.similarity(cand) for m in self.members[:3])
 
 
@@ -136,24 +139,18 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
 
 def score_candidates(cands: list[Candidate], n_articles: int) -> None:
     """Set lead, central, concrete and base on each candidate."""
-    df: Counter[str] = Counter()
-    tf: Counter[str] = Counter()
+    tf = Counter(chain.from_iterable(c.words for c in cands))
     seen_by_article: dict[int, set[str]] = {}
     for c in cands:
-        tf.update(c.words)
         seen_by_article.setdefault(c.article_index, set()).update(c.words)
-    for words in seen_by_article.values():
-        df.update(words)
-    multi = n_articles > 1
-
-    def topic_weight(w: str) -> float:
-        spread = (df[w] - 1) / (n_articles - 1) if multi else 0.0
-        repeat = min(1.0, (tf[w] - 1) / 4)
-        return 0.7 * spread + 0.3 * repeat if multi else repeat
-
-    weights = {w: topic_weight(w) for w in tf}
+    df = Counter(chain.from_iterable(seen_by_article.values()))
+    # topic weight of a word: 0.7 x share of the other articles using it + 0.3 x its repetition (capped)
+    if n_articles > 1:
+        weights = {w: 0.7 * ((df[w] - 1) / (n_articles - 1)) + 0.3 * min(1.0, (n - 1) / 4) for w, n in tf.items()}
+    else:
+        weights = {w: min(1.0, (n - 1) / 4) for w, n in tf.items()}
     for c in cands:
-        c.central = sum(weights[w] for w in c.words) / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
+        c.central = sum(map(weights.__getitem__, c.words)) / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
     top = max((c.central for c in cands), default=0.0) or 1.0
     for c in cands:
         c.central /= top
@@ -234,8 +231,7 @@ def _impacts(c: Candidate) -> set[str]:
 
 def is_consequence(c: Candidate) -> bool:
     """A sentence about what happens next: a modal or future verb and an effect on someone or something."""
-    low = c.long.lower()
-    has_modal = bool(c.vocabulary & _MODAL_WORDS) or any(p in low for p in _MODAL_PHRASES)
+    has_modal = not c.vocabulary.isdisjoint(_MODAL_WORDS) or _MODAL_PHRASE.search(c.long.lower()) is not None
     return has_modal and bool(_impacts(c))
 
 
