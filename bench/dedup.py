@@ -4,7 +4,8 @@ Synthetic corpora of 1k, 10k and 100k articles are generated with a known
 truth: stories (articles sharing a few names, figures and topic words, within
 36 hours), syndicated near-copies (byline, footer, sometimes an extra
 paragraph and a new headline) and exact re-fetches under tracking URLs. Each
-size runs in its own subprocess so its peak RSS is its own. At 10k the same
+size runs in its own subprocess so its peak RSS is its own; 1k and 10k report
+the best of 3 runs, 100k a single run. At 10k the same
 corpus is also grouped naively: scikit-learn TF-IDF, all-pairs cosine,
 connected components above a threshold. A last block reports quality on the
 hand-labeled corpus in tests/data/dedup/.
@@ -42,6 +43,7 @@ NEAR_COPY_SHARE = 0.15  # of articles: a syndicated copy of another article of i
 EXACT_COPY_SHARE = 0.03  # of articles: the same article again under a tracking URL
 STORY_WORD_SHARE = 0.22  # of an article's words: its story's names, figures and topic words
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+REPEATS = 3  # runs at 1k and 10k (the best is reported); 100k runs once
 
 
 def _words(rng: np.random.Generator, n: int, syllables: int, capital: bool = False) -> list[str]:
@@ -137,9 +139,11 @@ def _rss_mb() -> float:
 def run_ours(n: int) -> dict:
     articles, gold, true_copies = make_corpus(n)
     before = _rss_mb()
-    t, c = time.perf_counter(), time.process_time()
-    stories = group_stories(articles, DedupSection())
-    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    seconds = cpu = float("inf")
+    for _ in range(REPEATS if n <= 10_000 else 1):  # best of a few where a run is short: noise is relative
+        t, c = time.perf_counter(), time.process_time()
+        stories = group_stories(articles, DedupSection())
+        seconds, cpu = min(seconds, time.perf_counter() - t), min(cpu, time.process_time() - c)
     pred = predicted_labels(stories)
     pw, b3 = pairwise(gold, pred), bcubed(gold, pred)
     copies = sum(len(c) for s in stories for c in s.aliases.values())
