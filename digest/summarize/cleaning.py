@@ -51,7 +51,7 @@ _FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
     ]
     for word in words.split()
 }
-_FURNITURE_MARKS = ("©", "http://", "https://", "www.", ".com/", ".org/", ".net/", ".io/")
+_FURNITURE_MARK = re.compile(r"©|https?://|www\.|\.(?:com|org|net|io)/")
 _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
 _LOWER_WORD = re.compile(r"[a-z]+")
 
@@ -59,7 +59,7 @@ _LOWER_WORD = re.compile(r"[a-z]+")
 def has_boilerplate(text: str) -> bool:
     """Subscribe prompts, share links, ads, "Read online", credits, URLs and the like, anywhere in `text`."""
     low = text.lower()
-    if any(mark in low for mark in _FURNITURE_MARKS) or ("@" in low and _EMAIL_ADDRESS.search(low)):
+    if _FURNITURE_MARK.search(low) or ("@" in low and _EMAIL_ADDRESS.search(low)):
         return True
     for word in _FURNITURE_WORDS.keys() & set(_LOWER_WORD.findall(low)):
         pattern = _FURNITURE_WORDS[word]
@@ -102,8 +102,8 @@ _PRONOUN_ATTRIBUTION = re.compile(
     r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
     re.IGNORECASE,
 )
-_FIRST_PERSON = frozenset("I we We us our Our my My I'm we're We're you You your Your".split())
-_PLAIN_WORD = re.compile(r"[A-Za-z']+")
+# A first-person or second-person word standing alone (not "you'd", not "Iowa"): a run of letters and apostrophes.
+_FIRST_PERSON = re.compile(r"(?<![A-Za-z'])(?:I|I'm|we|We|we're|We're|us|our|Our|my|My|you|You|your|Your)(?![A-Za-z'])")
 QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _NAMED_SPEAKER = re.compile(r"[”\"]\s*,?\s*[A-Z][\w.]+")
 _CLOSERS = "\"”’')]"
@@ -125,7 +125,7 @@ def is_heading(line: str) -> bool:
     bare = _BULLET.sub("", line).strip()
     if bare.endswith(":"):
         return True
-    tokens = bare.split()
+    tokens = bare.split(None, 31)  # the first 31 words and the rest: enough to tell a dek from a paragraph
     if not ends_sentence(bare):
         return len(tokens) < 25
     if len(tokens) > 30:
@@ -192,13 +192,13 @@ def clean_sentence(sentence: str, max_words: int, *, screened: bool = False) -> 
         return None  # starts mid-sentence: a split error or a fragment
     if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
         return None
-    first = s.split()[0].lower().strip("“\"‘'(,")
+    first = s.split(None, 1)[0].lower().strip("“\"‘'(,")
     if first in _LEANING_START or not _balanced_quotes(s) or _PRONOUN_ATTRIBUTION.search(s):
         return None
     if s[0] in "“\"" and not _NAMED_SPEAKER.search(s):
         return None  # a quote with no named speaker after it
     outside_quotes = QUOTED.sub("", s) if ("“" in s or '"' in s) else s
-    if not _FIRST_PERSON.isdisjoint(_PLAIN_WORD.findall(outside_quotes)):
+    if _FIRST_PERSON.search(outside_quotes):
         return None
     n = word_count(s)
     if n < 6:

@@ -182,7 +182,7 @@ def similarity(words_a: frozenset[str], nums_a: tuple[Quantity, ...], ents_a: fr
     """
     total = len(words_a) + len(words_b)
     dice = 2 * len(words_a & words_b) / total if total else 0.0
-    if nums_a and nums_b and ents_a & ents_b:
+    if nums_a and nums_b and not ents_a.isdisjoint(ents_b):
         shared = shared_quantity(nums_a, nums_b)
         # a common figure ("3%", "12") needs some shared wording too before it marks one fact
         if shared is not None and (shared.is_distinctive or dice >= WEAK_NUMBER_DICE):

@@ -6,6 +6,7 @@ are the named constants below.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -99,13 +100,13 @@ class Fact:
         return tuple(dict.fromkeys(m.article_id for m in ordered))
 
     def matches(self, cand: Candidate) -> bool:
-        words, size, ents = cand.words, len(cand.words), cand.entities
+        words, size, ents, has_numbers = cand.words, len(cand.words), cand.entities, bool(cand.numbers)
         for m in self.members:
-            # cheap Dice first; the number-and-name test only when a name is shared
+            # cheap Dice first; the number-and-name test only when both carry numbers and share a name
             total = size + len(m.words)
             if total and 2 * len(words & m.words) >= DUPLICATE_AT * total:
                 return True
-            if ents & m.entities and m.similarity(cand) >= DUPLICATE_AT:
+            if has_numbers and m.numbers and not ents.isdisjoint(m.entities) and m.similarity(cand) >= DUPLICATE_AT:
                 return True
         return False
 
@@ -222,8 +223,15 @@ def _similarity(chosen: Fact | Candidate, fact: Fact) -> float:
     return fact.similarity(chosen) if isinstance(chosen, Candidate) else chosen.similarity(fact.rep)
 
 
+@functools.lru_cache(maxsize=facts.MEMO_WORDS)
+def _impact_key(word: str) -> str:
+    """The first six letters of a word naming an effect (markets, prices, competition ...), else ""."""
+    return word[:6] if word in _IMPACT_WORDS or word.startswith(_IMPACT_PREFIXES) else ""
+
+
 def _impacts(c: Candidate) -> set[str]:
-    found = {w[:6] for w in c.vocabulary if w in _IMPACT_WORDS or w.startswith(_IMPACT_PREFIXES)}
+    found = set(map(_impact_key, c.vocabulary))
+    found.discard("")
     low = c.long.lower()
     found.update(p for p in _IMPACT_PHRASES if p in low)
     return found
