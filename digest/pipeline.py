@@ -349,4 +349,8 @@ def send(config: Config, conn: storage.Connection, *, issue_key: str | None = No
     content = load_issue(config.output_dir / key)
     for sample in config.subscribers:
         subscriber_store.add_subscriber(conn, sample.email, sample.first_name or None, reason="sample in config.toml")
-    return deliver_issue(config, conn, content, stop=stop, on_progress=on_progress, resend_uncertain=resend_uncertain)
+    report = deliver_issue(config, conn, content, stop=stop, on_progress=on_progress,
+                           resend_uncertain=resend_uncertain)
+    if not report.stopped:
+        issue_store.mark_issue_sent(conn, key)  # the archive and `digest status` show it as sent
+    return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import pipeline
+from ..config import Config
 from . import main
 from .context import AppContext, pass_app
 
@@ -29,9 +30,22 @@ def build(app: AppContext, as_json: bool) -> None:
         click.echo(result.rendered.json, nl=False)
         return
     issue = result.rendered.issue
-    folder = result.folder.resolve()
     app.echo(f"Built issue {issue.key}: {result.story_count} stories, {len(issue.quick_hits)} quick hits.")
     app.echo(f"  headline: {issue.headline}")
-    app.echo(f"  folder:   {folder}")
-    app.echo(f"  open:     {(folder / 'index.html').as_uri()}")
-    app.echo(f"  archive:  {(folder.parent / 'index.html').as_uri()}")
+    for line in where_to_look(app.config, issue.key):
+        app.echo(line)
+
+
+def where_to_look(config: Config, key: str) -> list[str]:
+    """The lines that tell a person where an issue's files are and how to see them."""
+    folder = (config.output_dir / key).resolve()
+    lines = [
+        f"  folder:   {folder}",
+        f"  open:     {(folder / 'index.html').as_uri()}",
+        f"  text:     {folder / 'digest.txt'}",
+        f"  archive:  {(folder.parent / 'index.html').as_uri()}",
+    ]
+    if config.delivery.mode == "outbox":
+        lines.append(f"  outbox:   {config.path(config.delivery.outbox_dir).resolve()}  (one .eml per subscriber)")
+    lines.append("  preview:  digest preview   (the email, text part, headers and stories in your browser)")
+    return lines

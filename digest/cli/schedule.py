@@ -17,6 +17,7 @@ from ..storage import runs as run_store
 from ..storage import sendlog
 from ..storage import subscribers as subscriber_store
 from . import main
+from .build import where_to_look
 from .context import AppContext, pass_app
 
 
@@ -74,6 +75,9 @@ def run_command(app: AppContext) -> None:
         pipeline.RUN_INTERRUPTED: f"Issue {result.key}: {result.reason}.",
     }
     app.echo(messages[result.outcome])
+    if (app.config.output_dir / result.key / "index.html").exists():
+        for line in where_to_look(app.config, result.key):
+            app.echo(line)
 
 
 @main.command("schedule")
