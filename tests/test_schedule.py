@@ -459,6 +459,11 @@ def _cli_config(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
+def _outcome_line(output: str) -> str:
+    """The `Issue <key>: ...` line of `digest run`'s output (where-to-look lines follow it)."""
+    return next(line for line in output.splitlines() if line.startswith("Issue "))
+
+
 def test_digest_run_sends_todays_issue_once_and_a_second_run_does_nothing(tmp_path):
     config_path = _cli_config(tmp_path, '[[subscribers]]\nemail = "ada@example.com"\n')
     today = datetime.now(UTC).date().isoformat()
@@ -468,8 +473,9 @@ def test_digest_run_sends_todays_issue_once_and_a_second_run_does_nothing(tmp_pa
 
     assert first.exit_code == 0, first.output
     assert [line.split()[0] for line in first.output.splitlines()[:3]] == ["ingest", "build", "send"]
-    assert first.output.splitlines()[-1] == f"Issue {today}: sent."
-    assert second.output == f"Issue {today}: nothing to do: slot {today} is already sent.\n"
+    assert _outcome_line(first.output) == f"Issue {today}: sent."
+    assert f"  open:     {(tmp_path / 'out' / today / 'index.html').as_uri()}" in first.output.splitlines()
+    assert second.output.splitlines()[0] == f"Issue {today}: nothing to do: slot {today} is already sent."
     assert len(list((tmp_path / "var" / "outbox").rglob("*.eml"))) == 1
 
 
@@ -491,7 +497,7 @@ def test_sigterm_during_digest_run_lets_the_message_in_flight_finish_and_the_nex
         out, err = run.communicate(timeout=60)
 
         assert run.returncode == 0, err
-        assert out.splitlines()[-1].endswith(": stopped while sending; the next run sends to those left.")
+        assert _outcome_line(out).endswith(": stopped while sending; the next run sends to those left.")
         partial = smtp.received_counts()
         assert 1 <= sum(partial.values()) < len(readers)
         assert set(partial.values()) == {1}
@@ -499,7 +505,7 @@ def test_sigterm_during_digest_run_lets_the_message_in_flight_finish_and_the_nex
         again = subprocess.run([DIGEST_BIN, "--config", str(config_path), "run"], capture_output=True, text=True,
                                timeout=120)
         assert again.returncode == 0, again.stderr
-        assert again.stdout.splitlines()[-1].endswith(": sent.")
+        assert _outcome_line(again.stdout).endswith(": sent.")
         assert smtp.received_counts() == {r: 1 for r in readers}
     finally:
         smtp.stop()
