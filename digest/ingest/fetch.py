@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -71,20 +72,27 @@ def fetch_sources(
     client = make_client(settings) if remote or any(s.fetch_full_text for s in sources) else None
     threads = ThreadPoolExecutor(max_workers=min(settings.concurrency, len(sources)), thread_name_prefix="ingest")
     pending: dict[Future, _Job] = {}
+    # Finished steps arrive on a queue: concurrent.futures.wait() would lock and scan every pending future on
+    # each call, quadratic in the number of sources.
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+
+    def track(future: Future, job: _Job) -> None:
+        pending[future] = job
+        future.add_done_callback(finished.put)
+
     try:
         for source in sources:
             prior = _prior_state(source, states.get(source.name))
             future = threads.submit(_fetch, client, source, prior, settings, base_dir, now, processes is None)
-            pending[future] = _Job("fetch", source, prior)
+            track(future, _Job("fetch", source, prior))
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                result, follow_up = _advance(job, future, client, settings, now, threads, processes or threads)
-                if follow_up is not None:
-                    pending[follow_up[0]] = follow_up[1]
-                if result is not None:
-                    yield result
+            future = finished.get()
+            job = pending.pop(future)
+            result, follow_up = _advance(job, future, client, settings, now, threads, processes or threads)
+            if follow_up is not None:
+                track(*follow_up)
+            if result is not None:
+                yield result
     finally:
         threads.shutdown(wait=True, cancel_futures=True)
         if processes is not None:
