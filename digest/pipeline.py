@@ -22,7 +22,7 @@ from .deliver import SendReport, deliver_issue, load_issue
 from .errors import DigestError
 from .ingest import fetch_sources
 from .models import PastStory, RenderedIssue, SourceResult, Story
-from .rank import make_issue, rank_stories
+from .rank import make_issue, rank_stories, select_stories
 from .render import ArchiveEntry, render_archive, render_issue, write_archive, write_issue
 from .storage import articles as article_store
 from .storage import issues as issue_store
@@ -127,14 +127,15 @@ def draft(config: Config, conn: storage.Connection, *, now: datetime | None = No
     """dedup -> summarize -> rank -> render, without writing or recording anything (`digest preview` uses it)."""
     now = now or datetime.now(timezone.utc)
     key = issue_key(config, now)
-    stories = collect_stories(config, conn, now)
     d = config.digest
+    weights = {s.name: s.weight for s in config.sources}
+    stories = select_stories(collect_stories(config, conn, now), weights=weights, now=now,
+                             limit=d.max_stories + d.quick_hits)
     summaries = [
         summarize_story(s, config.summarize, max_points=d.max_key_points, min_points=d.min_key_points,
                         llm=config.llm if config.summarize.backend == "llm" else None)
         for s in stories
     ]
-    weights = {s.name: s.weight for s in config.sources}
     ranked = rank_stories(summaries, weights=weights, now=now)
     issue = make_issue(ranked, key=key, day=now.astimezone(config.tz).date(), title=d.title,
                        max_stories=d.max_stories, quick_hits=d.quick_hits)

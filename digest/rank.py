@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
-from .models import Issue, Summary
+from .models import Issue, Story, Summary
 
 DEFAULT_WEIGHT = 1.0
 RECENCY_HALF_LIFE_HOURS = 24.0
@@ -35,9 +35,8 @@ UPDATE_NOVELTY = 0.5
 SUBTITLE_MAX_WORDS = 30
 
 
-def score_story(summary: Summary, *, weights: Mapping[str, float], now: datetime) -> float:
+def score_story(story: Story, *, weights: Mapping[str, float], now: datetime) -> float:
     """The rank score of one story (see the module docstring)."""
-    story = summary.story
     outlets = dict.fromkeys(a.source for a in story.articles)
     coverage = sum(weights.get(name, DEFAULT_WEIGHT) for name in outlets)
     age_hours = max(0.0, (now - story.last_seen).total_seconds() / 3600)
@@ -48,8 +47,21 @@ def score_story(summary: Summary, *, weights: Mapping[str, float], now: datetime
 
 def rank_stories(summaries: Sequence[Summary], *, weights: Mapping[str, float], now: datetime) -> list[Summary]:
     """Order summaries by importance, setting each one's score; ties keep input order."""
-    scored = [replace(s, score=round(score_story(s, weights=weights, now=now), 6)) for s in summaries]
+    scored = [replace(s, score=round(score_story(s.story, weights=weights, now=now), 6)) for s in summaries]
     return sorted(scored, key=lambda s: -s.score)
+
+
+def select_stories(stories: Sequence[Story], *, weights: Mapping[str, float], now: datetime, limit: int) -> list[Story]:
+    """The `limit` stories that will rank highest, in input order.
+
+    The score depends on the story alone, so the pipeline can pick an issue's
+    stories before summarizing: summaries are the expensive part, and a day
+    with thousands of stories needs only a dozen of them.
+    """
+    order = sorted(range(len(stories)),
+                   key=lambda i: -round(score_story(stories[i], weights=weights, now=now), 6))
+    keep = sorted(order[:limit])
+    return [stories[i] for i in keep]
 
 
 def subtitle_for(summary: Summary) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from digest.models import KeyPoint, Story, Summary
-from digest.rank import make_issue, rank_stories
+from digest.rank import make_issue, rank_stories, select_stories
 from tests.conftest import make_article
 
 NOW = datetime(2025, 1, 29, 12, 0, tzinfo=timezone.utc)
@@ -86,3 +86,12 @@ def test_an_empty_day_gives_an_issue_named_after_the_newsletter():
     issue = make_issue([], key="k", day=date(2025, 1, 29), title="Tech Rundown", max_stories=5, quick_hits=5)
     assert issue.headline == "Tech Rundown"
     assert issue.stories == ()
+
+
+def test_selecting_before_summarizing_keeps_exactly_the_stories_ranking_would_keep():
+    candidates = [summary("one", ["A"]), summary("old pair", ["A", "B"], age_hours=40),
+                  summary("trio", ["A", "B", "C"]), summary("tie 1", ["A"]), summary("fresh pair", ["A", "B"])]
+    selected = select_stories([c.story for c in candidates], weights={}, now=NOW, limit=3)
+    assert [s.id for s in selected] == ["old pair", "trio", "fresh pair"]  # input order kept
+    top = rank_stories(candidates, weights={}, now=NOW)[:3]
+    assert {s.story.id for s in top} == {s.id for s in selected}
