@@ -51,6 +51,7 @@ _FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
     ]
     for word in words.split()
 }
+_FURNITURE_WORD_SET = frozenset(_FURNITURE_WORDS)
 _FURNITURE_MARK = re.compile(r"©|https?://|www\.|\.(?:com|org|net|io)/")
 _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
 _LOWER_WORD = re.compile(r"[a-z]+")
@@ -61,7 +62,7 @@ def has_boilerplate(text: str) -> bool:
     low = text.lower()
     if _FURNITURE_MARK.search(low) or ("@" in low and _EMAIL_ADDRESS.search(low)):
         return True
-    for word in _FURNITURE_WORDS.keys() & set(_LOWER_WORD.findall(low)):
+    for word in _FURNITURE_WORD_SET.intersection(_LOWER_WORD.findall(low)):
         pattern = _FURNITURE_WORDS[word]
         if pattern is None or pattern.search(low):
             return True
@@ -102,8 +103,11 @@ _PRONOUN_ATTRIBUTION = re.compile(
     r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
     re.IGNORECASE,
 )
-# A first-person or second-person word standing alone (not "you'd", not "Iowa"): a run of letters and apostrophes.
-_FIRST_PERSON = re.compile(r"(?<![A-Za-z'])(?:I|I'm|we|We|we're|We're|us|our|Our|my|My|you|You|your|Your)(?![A-Za-z'])")
+# A first- or second-person word standing alone (not "you'd", not "Iowa"): a whole run of letters and apostrophes.
+# Each word's first letter comes first, its lookbehind after, so the regex engine can skip ahead to those letters.
+_FIRST_PERSON = re.compile("|".join(
+    rf"{w[0]}(?<![A-Za-z']{w[0]}){w[1:]}(?![A-Za-z'])"
+    for w in "I I'm we We we're We're us our Our my My you You your Your".split()))
 QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _NAMED_SPEAKER = re.compile(r"[”\"]\s*,?\s*[A-Z][\w.]+")
 _CLOSERS = "\"”’')]"

@@ -84,10 +84,12 @@ class Quantity(NamedTuple):
 
 def quantities(text: str) -> tuple[Quantity, ...]:
     """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
-    if not _DIGIT.search(text):
+    first_digit = _DIGIT.search(text)
+    if first_digit is None:
         return ()
     found = []
-    for m in _NUMBER.finditer(text):
+    # a number starts at most 5 characters before its first digit ("US$ .5"): no need to scan the text before
+    for m in _NUMBER.finditer(text, max(0, first_digit.start() - 5)):
         raw = m.group("num").replace(",", "")
         try:
             value = float(raw)

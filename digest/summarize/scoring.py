@@ -53,7 +53,7 @@ _IMPACT_PREFIXES = ("compet", "invest", "regulat", "sanction", "benefit", "threa
 _IMPACT_PHRASES = ("lead to", "leading to")
 
 
-@dataclass(eq=False)  # compared by identity: cheap `in` and remove(), and no two candidates are alike
+@dataclass(eq=False, slots=True)  # compared by identity: cheap `in` and remove(); no two candidates are alike
 class Candidate:
     """One body sentence of one article, cleaned, with its keys and scores."""
 
