@@ -370,6 +370,16 @@ def test_components_too_big_for_a_dense_matrix_cluster_the_same_over_their_edges
     assert len(dense) == 27
 
 
+def test_big_batches_find_the_same_stories_through_blocked_candidates():
+    from digest.dedup.stories import Doc, cluster, vectorize
+
+    vectors = vectorize([Doc(a.title, a.text) for a in CORPUS_ARTICLES])
+    times = [a.published.timestamp() for a in CORPUS_ARTICLES]
+    exact = cluster(vectors, range(len(CORPUS_ARTICLES)), times, 0.25, 120 * 3600)
+    blocked = cluster(vectors, range(len(CORPUS_ARTICLES)), times, 0.25, 120 * 3600, exact_limit=1)
+    assert blocked == exact
+
+
 def test_no_articles_give_no_stories_and_empty_articles_stay_apart():
     assert group_stories([], SETTINGS) == []
     blank = [make_article(id=i, url=f"https://example.com/{i}", title="", text="") for i in ("x", "y")]

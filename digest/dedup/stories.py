@@ -130,16 +130,17 @@ def vectorize(docs: Sequence[Doc]) -> Vectors:
     return Vectors(matrix, df)
 
 
-def scored_pairs(vectors: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scored_pairs(vectors: Vectors, rows: np.ndarray,
+                 exact_limit: int = EXACT_PAIRS_MAX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i < j) of `rows` worth scoring, with their similarity.
 
-    Up to EXACT_PAIRS_MAX rows, every pair sharing a term (a daily batch: exact
+    Up to `exact_limit` rows, every pair sharing a term (a daily batch: exact
     and cheap, one sparse product). Above, pairs sharing at least
     BLOCK_MIN_SHARED of their top-weighted, not-too-common terms, so the cost
     stays about linear.
     """
     m = vectors.matrix[rows]
-    if len(rows) <= EXACT_PAIRS_MAX:
+    if len(rows) <= exact_limit:
         product = sparse.triu(m @ m.T, k=1).tocoo()
         return rows[product.row.astype(np.int64)], rows[product.col.astype(np.int64)], product.data
     usable = vectors.df <= BLOCK_MAX_DF  # every stored term has df >= 2 already
@@ -191,7 +192,8 @@ def _add(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
 
 
 def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None], threshold: float,
-            window_seconds: float, dense_limit: int = DENSE_COMPONENT_MAX) -> list[list[int]]:
+            window_seconds: float, dense_limit: int = DENSE_COMPONENT_MAX,
+            exact_limit: int = EXACT_PAIRS_MAX) -> list[list[int]]:
     """Average-linkage clusters of `rows` (indices into `vectors`); `times` are epoch seconds per row.
 
     Candidate pairs above the threshold split the rows into connected
@@ -203,7 +205,7 @@ def cluster(vectors: Vectors, rows: Sequence[int], times: Sequence[float | None]
     if len(rows_arr) == 0:
         return []
     position = {int(r): k for k, r in enumerate(rows_arr.tolist())}
-    left, right, scores = scored_pairs(vectors, rows_arr)
+    left, right, scores = scored_pairs(vectors, rows_arr, exact_limit)
     keep = scores >= threshold
     left, right, scores = left[keep], right[keep], scores[keep]
     pl = np.asarray([position[int(x)] for x in left.tolist()], dtype=np.int64)
