@@ -46,6 +46,7 @@ class CopyGroup:
 
 
 def article_time(a: Article) -> datetime | None:
+    """When an article appeared: published, else first fetched."""
     return a.published or a.fetched_at
 
 

@@ -1,28 +1,22 @@
-"""Memory across issues: a story already sent comes back only with new facts, as an update.
+"""Memory across issues: what a past story told, and whether new articles add to it.
 
-A new story matches a past one when they share an article (or a copy of
-one), or when their articles are as similar as one story's are (the same
-average-link test that built the story), within `memory_days`. A matched
-story is dropped unless its new articles name figures or names the past
-story never had (in its articles, headline or key points sent).
+`group_stories` matches a new story to a past one when they share an
+article (or an exact copy of one), or when their articles are as similar as
+one story's are (the same average-link test that built the story) within
+`memory_days`. A matched story is dropped unless its new articles (not
+copies of the past ones) name figures or names the past story never had, in
+its articles, headline or key points sent. The helpers for that live here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..models import Article, PastStory
 from .duplicates import comparable_text, similar_texts
 from .text import canonical_url, facts, normalize_text, shingles, text_hash
 
 NAME_WEIGHT = 0.5  # a new name counts half a new figure: a fresh outlet quotes new people anyway
-
-
-@dataclass(frozen=True)
-class PastMatch:
-    past: PastStory
-    similarity: float
 
 
 def article_keys(a: Article) -> set[str]:
@@ -50,6 +44,7 @@ def is_copy_of_past(a: Article, past: PastStory, past_keys: set[str], threshold:
 
 
 def past_facts(past: PastStory) -> set[str]:
+    """The names and figures a past story told: its articles, headline and key points."""
     told = [past.headline, *past.key_points]
     for a in past.articles:
         told += [a.title, a.text]

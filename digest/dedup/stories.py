@@ -3,20 +3,22 @@
 Each article becomes one sparse vector made of three L2-normalized TF-IDF
 blocks, weighted so that a dot product is a similarity in [0, 1]:
 
-* body: content words of the title and text (sublinear tf),
+* body: content words of the title and the first BODY_WORDS words (sublinear tf),
 * title: content words of the headline,
 * facts: names and figures ("Nvidia", "H800", "5.6m", "17%").
 
 IDF is computed on the batch, so a word every chip story uses ("export")
 weighs little in a day full of chip stories while the names and numbers
-that tell two events apart weigh most. Candidate pairs come from an inverted
-index on each article's top-weighted terms (terms in more than
-`BLOCK_MAX_DF` articles are no event's signature and are skipped there), so
-the cost grows about linearly. Clusters form by average-linkage
-agglomeration over those candidates: two clusters merge only when the mean
-similarity of all their cross pairs clears the threshold and the merged
-cluster spans no more than the time window, which keeps one off-topic pair
-from chaining two events together.
+that tell two events apart weigh most; terms only one article has are
+dropped (they cannot link two articles, only dilute long ones). Up to
+EXACT_PAIRS_MAX articles every pair sharing a term is scored; above, only
+pairs sharing two of their top-weighted terms (terms in more than
+BLOCK_MAX_DF articles are no event's signature and are skipped there), so
+the cost grows about linearly. Clusters form by average linkage inside each
+connected component of the pairs above the threshold: two clusters merge
+only when the mean similarity of all their cross pairs clears it and no two
+of their articles were published further apart than the window, which keeps
+one off-topic pair from chaining two events together.
 """
 
 from __future__ import annotations
