@@ -102,6 +102,19 @@ def test_relative_links_become_absolute_against_the_item_url():
                        '<img src="https://news.example/2025/pic.png" alt="a &gt; b"></p>')
 
 
+@pytest.mark.parametrize("href,expected", [
+    ("//cdn.example/x.png", "https://cdn.example/x.png"),
+    ("/root?a=1&amp;b=2", "https://news.example:8443/root?a=1&amp;b=2"),
+    ("../up", "https://news.example:8443/up"),
+    ("x&quot;onmouseover=&quot;alert(1)", "https://news.example:8443/2025/x&quot;onmouseover=&quot;alert(1)"),
+])
+def test_relative_links_are_joined_onto_the_base_url_and_stay_quoted(href, expected):
+    cleaned = sanitize_html(f'<a href="{href}">x</a>', "https://news.example:8443/2025/story?id=4#top")
+
+    assert cleaned == f'<a href="{expected}" rel="noopener noreferrer nofollow">x</a>'
+    assert_harmless(cleaned)
+
+
 def test_html_to_paragraphs_splits_blocks_and_drops_headings():
     cleaned = sanitize_html("<h2>Section</h2><p>One <b>bold</b>\nline.</p><ul><li>first</li><li>second</li></ul>"
                             "<blockquote>Quoted &amp; escaped &lt;tag&gt;</blockquote>")
