@@ -34,7 +34,6 @@ western eastern global world app store gpu gpus llm llms
 """.split())
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
-_LOWER_WORD = re.compile(r"[a-z][a-z0-9]*(?:[.'’&-][a-z0-9]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
 
 _SCALE = {
@@ -202,12 +201,6 @@ class Keys(NamedTuple):
     numbers: tuple[Quantity, ...]
 
 
-# _WORD's tokens, the capitalised ones captured: findall gives "" for a lower-case token, so only the
-# capitalised ones (a few a sentence) reach Python code.
-_CAPITALISED_WORD = re.compile(
-    r"([A-Z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?)|[a-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
-
-
 @functools.lru_cache(maxsize=MEMO_WORDS)
 def _content_stem(word: str) -> str:
     """The stem of a lower-cased word, or "" for a stop word, a letter, or a word whose stem is a stop word."""
@@ -218,8 +211,20 @@ def _content_stem(word: str) -> str:
 
 
 @functools.lru_cache(maxsize=MEMO_WORDS)
-def _name_keys(token: str) -> tuple[str | None, str | None]:
-    """A capitalised token as (entity, name): lower-cased bare entity or None; as written, for names, or None."""
+def _lower_word(token: str) -> str:
+    """A token of _WORD as a vocabulary word: lower case, no trailing period ("U.S." -> "u.s")."""
+    return token.lower().rstrip(".")
+
+
+@functools.lru_cache(maxsize=MEMO_WORDS)
+def _name_keys(token: str) -> tuple[str | None, str | None] | None:
+    """A capitalised token as (entity, name), None for a lower-case one.
+
+    entity: lower-cased, bare ("DeepSeek's" -> "deepseek"), or None for a stop word or a generic capital;
+    name: as written, for the kicker, or None when it is short, an acronym or carries digits.
+    """
+    if not token[0].isupper():
+        return None
     low = token.lower()
     bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
     if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
@@ -230,15 +235,16 @@ def _name_keys(token: str) -> tuple[str | None, str | None]:
 
 
 def sentence_keys(text: str) -> Keys:
-    vocabulary = frozenset(_LOWER_WORD.findall(text.lower()))
+    tokens = _WORD.findall(text)
+    # the lower-cased words: one pass over the text serves the vocabulary, the stems and the names
+    vocabulary = frozenset(map(_lower_word, tokens))
     stems = set(map(_content_stem, vocabulary))
     stems.discard("")
-    tokens = _CAPITALISED_WORD.findall(text)
     ents, names_ = set(), []
-    for i, token in enumerate(filter(None, tokens)):
-        entity, name = _name_keys(token)
-        if entity is not None:
+    for i, keys in enumerate(map(_name_keys, tokens)):
+        if keys is not None and keys[0] is not None:
+            entity, name = keys
             ents.add(entity)
-            if name is not None and (i or not tokens[0]):  # a sentence's first word is not a name
+            if name is not None and i:  # a sentence's first word is not a name
                 names_.append(name)
     return Keys(vocabulary, frozenset(stems), frozenset(ents), tuple(names_), quantities(text))
