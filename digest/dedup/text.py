@@ -92,12 +92,13 @@ def shingles(normalized: str, size: int = SHINGLE_WORDS) -> np.ndarray:
         return np.zeros(0, dtype=np.uint64)
     hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
     if len(words) <= size:
-        return np.unique(np.asarray([int(hashes.sum()) & 0xFFFFFFFF], dtype=np.uint64))
+        return np.asarray([int(hashes.sum()) & 0xFFFFFFFF], dtype=np.uint64)
     windows = len(words) - size + 1
     mixed = np.zeros(windows, dtype=np.uint64)
     for k in range(size):  # a polynomial rolling hash, wrapping at 2**64
         mixed = mixed * np.uint64(1_000_003) + hashes[k:k + windows]
-    return np.unique((mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
+    out = np.sort((mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
+    return out[np.concatenate(([True], out[1:] != out[:-1]))]  # sort + dedupe: cheaper than np.unique here
 
 
 def content_terms(text: str, limit: int | None = None) -> list[str]:
