@@ -214,7 +214,9 @@ def _parse_processes(remote: int) -> ProcessPoolExecutor | None:
     workers = min(cpus, MAX_PARSE_PROCESSES)
     log.info("parsing %d feeds in %d worker processes", remote, workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    pool.submit(int).result()  # start the workers now
+    # The first submit starts the workers (with fork, all of them, before it returns); nothing waits for them
+    # to be up: the first feeds are still downloading.
+    pool.submit(int)
     return pool
 
 
