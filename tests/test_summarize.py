@@ -13,7 +13,7 @@ from digest.config import SummarizeSection
 from digest.models import Story
 from digest.summarize import summarize_story, trim_summary
 from digest.summarize.cleaning import clean_sentence, is_boilerplate_line
-from digest.summarize.facts import quantities
+from digest.summarize.facts import MEMO_WORDS, WordMemo, quantities, sentence_keys
 from digest.summarize.scoring import cluster_facts, extract_candidates, score_candidates
 from digest.summarize.sentences import split_sentences
 from tests.conftest import SEEDS, make_article
@@ -195,6 +195,26 @@ def test_numbers_are_normalised_across_wordings():
     assert [(q.kind, q.value) for q in quantities("$5.6 million, USD6mn, $6M, nearly 17 percent, 17%")] == [
         ("money", 5.6e6), ("money", 6e6), ("money", 6e6), ("percent", 17.0), ("percent", 17.0)]
     assert quantities("H800 and A100 chips, GPT-4o") == ()
+
+
+def test_a_number_late_in_a_sentence_keeps_its_currency_and_scale():
+    assert [(q.kind, q.value) for q in quantities("Later that year the firm paid US$ .5 million to settle")] == [
+        ("money", 5e5)]
+
+
+def test_sentence_keys_name_the_companies_and_people_after_the_first_word():
+    keys = sentence_keys("Analysts at Bernstein said DeepSeek's V3 cost U.S. firms $5.6 million.")
+    assert keys.names == ("Bernstein", "DeepSeek")
+    assert keys.entities == {"bernstein", "deepseek", "v3", "u.s"}
+    assert {"analyst", "firm", "deepseek", "cost"} <= keys.stems
+    assert {"analysts", "deepseek's", "u.s", "at"} <= keys.vocabulary
+
+
+def test_word_memos_are_emptied_when_full_so_memory_stays_bounded():
+    memo = WordMemo(str.upper)
+    for i in range(MEMO_WORDS + 10):
+        assert memo[f"w{i}"] == f"W{i}"
+    assert len(memo) == 10
 
 
 def test_the_same_input_gives_the_same_summary():

@@ -6,9 +6,9 @@ Two outlets rarely word a fact alike ("$5.6 million" and "$6M", "17%" and
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -111,14 +111,30 @@ def quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
-# Word-level memos: news vocabulary is small and repeats across stories, so each word is worked out once.
-MEMO_WORDS = 200_000
+MEMO_WORDS = 50_000  # words a WordMemo holds before it is emptied and starts again
 
 
-@functools.lru_cache(maxsize=MEMO_WORDS)
+class WordMemo(dict):
+    """word -> func(word), each worked out once: news vocabulary is small and repeats across stories.
+
+    Emptied when it holds MEMO_WORDS words, so a long-running scheduler's memory stays bounded. Look words up
+    as ``memo[word]``, or ``map(memo.__getitem__, words)`` to stay in C for the words already known.
+    """
+
+    def __init__(self, func: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.func = func
+
+    def __missing__(self, word: str) -> Any:
+        if len(self) >= MEMO_WORDS:
+            self.clear()
+        value = self[word] = self.func(word)
+        return value
+
+
 def stem(word: str) -> str:
     """A crude, fast stem: lower case, no possessive, no plural or common verb ending."""
-    return _stem(word)
+    return _STEMS[word]
 
 
 def _stem(word: str) -> str:
@@ -132,6 +148,9 @@ def _stem(word: str) -> str:
     if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
         return w[:-1]
     return w
+
+
+_STEMS = WordMemo(_stem)
 
 
 def words(text: str) -> list[str]:
@@ -201,7 +220,6 @@ class Keys(NamedTuple):
     numbers: tuple[Quantity, ...]
 
 
-@functools.lru_cache(maxsize=MEMO_WORDS)
 def _content_stem(word: str) -> str:
     """The stem of a lower-cased word, or "" for a stop word, a letter, or a word whose stem is a stop word."""
     if len(word) < 2 or word in STOPWORDS:
@@ -210,13 +228,11 @@ def _content_stem(word: str) -> str:
     return "" if found in STOPWORDS else found  # "it's" -> "it"
 
 
-@functools.lru_cache(maxsize=MEMO_WORDS)
 def _lower_word(token: str) -> str:
     """A token of _WORD as a vocabulary word: lower case, no trailing period ("U.S." -> "u.s")."""
     return token.lower().rstrip(".")
 
 
-@functools.lru_cache(maxsize=MEMO_WORDS)
 def _name_keys(token: str) -> tuple[str | None, str | None] | None:
     """A capitalised token as (entity, name), None for a lower-case one.
 
@@ -234,14 +250,19 @@ def _name_keys(token: str) -> tuple[str | None, str | None] | None:
     return bare, None
 
 
+_CONTENT_STEMS = WordMemo(_content_stem)
+_LOWER_WORDS = WordMemo(_lower_word)
+_NAME_KEYS = WordMemo(_name_keys)
+
+
 def sentence_keys(text: str) -> Keys:
     tokens = _WORD.findall(text)
     # the lower-cased words: one pass over the text serves the vocabulary, the stems and the names
-    vocabulary = frozenset(map(_lower_word, tokens))
-    stems = set(map(_content_stem, vocabulary))
+    vocabulary = frozenset(map(_LOWER_WORDS.__getitem__, tokens))
+    stems = set(map(_CONTENT_STEMS.__getitem__, vocabulary))
     stems.discard("")
     ents, names_ = set(), []
-    for i, keys in enumerate(map(_name_keys, tokens)):
+    for i, keys in enumerate(map(_NAME_KEYS.__getitem__, tokens)):
         if keys is not None and keys[0] is not None:
             entity, name = keys
             ents.add(entity)

@@ -6,7 +6,6 @@ are the named constants below.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections import Counter
@@ -223,14 +222,16 @@ def _similarity(chosen: Fact | Candidate, fact: Fact) -> float:
     return fact.similarity(chosen) if isinstance(chosen, Candidate) else chosen.similarity(fact.rep)
 
 
-@functools.lru_cache(maxsize=facts.MEMO_WORDS)
 def _impact_key(word: str) -> str:
     """The first six letters of a word naming an effect (markets, prices, competition ...), else ""."""
     return word[:6] if word in _IMPACT_WORDS or word.startswith(_IMPACT_PREFIXES) else ""
 
 
+_IMPACT_KEYS = facts.WordMemo(_impact_key)
+
+
 def _impacts(c: Candidate) -> set[str]:
-    found = set(map(_impact_key, c.vocabulary))
+    found = set(map(_IMPACT_KEYS.__getitem__, c.vocabulary))
     found.discard("")
     low = c.long.lower()
     found.update(p for p in _IMPACT_PHRASES if p in low)
