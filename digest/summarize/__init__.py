@@ -165,10 +165,13 @@ def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> s
     for c in cands:
         if not c.point or c.quote_share > 0.4 or not is_consequence(c):
             continue
-        overlap = max((f.similarity(c) if isinstance(f, Fact) else f.similarity(c) for f in chosen), default=0.0)
+        ceiling = 0.4 * c.central + 0.4 * consequence_strength(c) + 0.2 * min(1.0, len(c.entities) / 2)
+        if best is not None and ceiling <= best[0]:
+            continue  # cannot win even with no overlap: spare the similarity to every chosen point
+        overlap = max((f.similarity(c) for f in chosen), default=0.0)
         if overlap >= DUPLICATE_AT:
             continue
-        value = 0.4 * c.central + 0.4 * consequence_strength(c) + 0.2 * min(1.0, len(c.entities) / 2) - 0.3 * overlap
+        value = ceiling - 0.3 * overlap
         if best is None or value > best[0]:
             best = (value, c.point)
     return best[1] if best else None

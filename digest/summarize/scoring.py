@@ -10,7 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 
 from ..models import Article
 from . import facts
@@ -144,13 +144,16 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
     for c in cands:
         seen_by_article.setdefault(c.article_index, set()).update(c.words)
     df = Counter(chain.from_iterable(seen_by_article.values()))
-    # topic weight of a word: 0.7 x share of the other articles using it + 0.3 x its repetition (capped)
+    # topic weight of a word: 0.7 x share of the other articles using it + 0.3 x its repetition (capped);
+    # a word used once weighs 0, so only repeated words are kept (a missing word adds 0.0, the same sum)
     if n_articles > 1:
-        weights = {w: 0.7 * ((df[w] - 1) / (n_articles - 1)) + 0.3 * min(1.0, (n - 1) / 4) for w, n in tf.items()}
+        weights = {w: 0.7 * ((df[w] - 1) / (n_articles - 1)) + 0.3 * min(1.0, (n - 1) / 4)
+                   for w, n in tf.items() if n > 1}
     else:
-        weights = {w: min(1.0, (n - 1) / 4) for w, n in tf.items()}
+        weights = {w: min(1.0, (n - 1) / 4) for w, n in tf.items() if n > 1}
     for c in cands:
-        c.central = sum(map(weights.__getitem__, c.words)) / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
+        central = sum(map(weights.get, c.words, repeat(0.0)))
+        c.central = central / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
     top = max((c.central for c in cands), default=0.0) or 1.0
     for c in cands:
         c.central /= top
