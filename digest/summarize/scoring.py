@@ -157,15 +157,15 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
     top = max((c.central for c in cands), default=0.0) or 1.0
     for c in cands:
         c.central /= top
-        significant = sum(1 for q in c.numbers if q.is_significant)
+        significant = sum(1 for q in c.numbers if q.is_significant) if c.numbers else 0
         minor = min(2, len(c.numbers) - significant)  # versions, small counts, days and years
         c.concrete = min(1.0, 0.3 * significant + 0.1 * minor + 0.12 * len(c.entities)
-                         + (0.1 if c.vocabulary & _DATE_WORDS else 0))
+                         + (0.1 if not c.vocabulary.isdisjoint(_DATE_WORDS) else 0))
         c.lead = 1.0 / (1.0 + c.position / LEAD_HALF_LIFE)
         base = W_CENTRAL * c.central + W_CONCRETE * c.concrete + W_LEAD * c.lead
         if c.quote_share > 0.4:
             base *= QUOTE_PENALTY
-        if not significant and c.vocabulary & _HEDGE_WORDS:
+        if not significant and not c.vocabulary.isdisjoint(_HEDGE_WORDS):
             base *= HEDGE_PENALTY
         if not c.numbers and not c.entities:
             base *= GENERIC_PENALTY
