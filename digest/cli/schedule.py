@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import click
@@ -18,26 +15,7 @@ from ..storage import sendlog
 from ..storage import subscribers as subscriber_store
 from . import main
 from .build import where_to_look
-from .context import AppContext, pass_app
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM or Ctrl-C sets `stop` (the message in flight finishes); a second Ctrl-C aborts."""
-
-    def handle(signum: int, _frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo(f"{signal.Signals(signum).name}: stopping after the message in flight "
-                   "(Ctrl-C again to abort at once)", err=True)
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+from .context import AppContext, pass_app, stop_on_signals
 
 
 def _stage_line(stage: pipeline.StageOutcome) -> str:
@@ -61,7 +39,7 @@ def run_command(app: AppContext) -> None:
         0 7 * * *  cd /srv/digest && .venv/bin/digest run
     """
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         result = pipeline.run(app.config, app.conn, stop=stop, trigger="manual")
     for stage in result.stages:
         app.echo(_stage_line(stage))
@@ -101,7 +79,7 @@ def schedule_command(app: AppContext) -> None:
         app.echo(f"Scheduler running: cron {config.schedule.cron!r} in {config.digest.timezone}; next issue "
                  f"{when.isoformat() if when else 'never'}. SIGTERM or Ctrl-C stops it.")
 
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         schedule.serve(config, stop, on_started=started)
     app.echo("Scheduler stopped.")
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
@@ -14,22 +11,7 @@ from .. import pipeline
 from ..deliver import SendReport
 from ..serve import serve as serve_pages
 from . import main
-from .context import AppContext, pass_app
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop`: the messages in flight finish, the rest stays queued for the next run."""
-    def handle(signum: int, _frame: object) -> None:
-        click.echo(f"{signal.Signals(signum).name}: stopping after the messages in flight", err=True)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+from .context import AppContext, pass_app, stop_on_signals
 
 
 class _Progress:
@@ -76,7 +58,7 @@ def send(app: AppContext, issue_key: str | None, resend_uncertain: bool) -> None
     """
     stop = threading.Event()
     progress = _Progress(app)
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         try:
             report = pipeline.send(app.config, app.conn, issue_key=issue_key, stop=stop, on_progress=progress,
                                    resend_uncertain=resend_uncertain)
@@ -102,6 +84,6 @@ def serve(app: AppContext) -> None:
         digest serve
     """
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         serve_pages(app.config, app.conn, stop=stop,
                     on_ready=lambda url: app.echo(f"unsubscribe pages on {url}unsubscribe (Ctrl-C to stop)"))
