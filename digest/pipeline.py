@@ -116,7 +116,7 @@ def build(config: Config, conn: storage.Connection, *, now: datetime | None = No
     rendered = rendered or draft(config, conn, now=now)
     issue = rendered.issue
     folder = write_issue(rendered, config.output_dir)
-    issue_store.save_issue(conn, issue, folder)
+    issue_store.save_issue(conn, issue, folder, built_at=now)
     write_archive_page(config, conn)
     log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
              issue.key, len(issue.stories), len(issue.quick_hits), folder)

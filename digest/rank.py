@@ -1,6 +1,6 @@
 """Rank stage: order the day's summaries and cut them into an Issue.
 
-A story's score is a product of four factors::
+A story's score is a product of three factors::
 
     score = log2(1 + coverage) x recency x novelty
 

@@ -143,7 +143,13 @@ def _handler(app: UnsubscribeApp) -> type[BaseHTTPRequestHandler]:
             self._answer("GET", {})
 
         def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._send(HTTPStatus.BAD_REQUEST, "Bad request", "<p>Nothing was changed.</p>")
+                return
             if length > MAX_BODY:
                 self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Too large", "<p>Nothing was changed.</p>")
                 return

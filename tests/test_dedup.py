@@ -396,3 +396,10 @@ def test_no_articles_give_no_stories_and_empty_articles_stay_apart():
     assert group_stories([], SETTINGS) == []
     blank = [make_article(id=i, url=f"https://example.com/{i}", title="", text="") for i in ("x", "y")]
     assert membership(group_stories(blank, SETTINGS)) == [["x"], ["y"]]
+
+
+def test_a_junk_port_in_a_url_does_not_break_dedup():
+    from digest.dedup.text import canonical_url
+
+    assert canonical_url("http://x.com:99999/a") == "http://x.com:99999/a"
+    assert canonical_url("https://www.example.com:8443/a/?utm_source=x") == "//example.com:8443/a"

@@ -107,3 +107,22 @@ def test_unknown_paths_are_404(site):
     client = site[0]
 
     assert client.get("/admin").status_code == 404
+
+
+
+@pytest.mark.parametrize("length", ["-1", "abc"])
+def test_a_post_with_a_negative_or_junk_length_is_refused_and_changes_nothing(site, length):
+    import http.client
+    from urllib.parse import urlsplit
+
+    client, conn, sid, token, _ = site
+    where = urlsplit(str(client.base_url))
+    raw = http.client.HTTPConnection(where.hostname, where.port, timeout=5)
+    raw.putrequest("POST", f"/unsubscribe?t={token}")
+    raw.putheader("Content-Length", length)
+    raw.endheaders()
+    response = raw.getresponse()
+    raw.close()
+
+    assert response.status == 400
+    assert status(conn, sid) == "active"

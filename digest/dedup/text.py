@@ -74,11 +74,12 @@ def canonical_url(url: str) -> str:
         return url
     try:
         parts = urlsplit(url.strip())
+        port = parts.port  # raises ValueError for a junk port
     except ValueError:
         return url.strip()
     host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                              if not _TRACKING_PARAMS.match(k)))
     path = re.sub(r"/+$", "", parts.path) or "/"
