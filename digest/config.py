@@ -361,6 +361,11 @@ class Config:
         return self.path(self.storage.path)
 
     @property
+    def templates_path(self) -> Path | None:
+        """The user's templates folder that overrides the built-in partials, or None."""
+        return self.path(self.render.templates_dir) if self.render.templates_dir else None
+
+    @property
     def output_dir(self) -> Path:
         return self.path(self.render.output_dir)
 

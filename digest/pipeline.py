@@ -30,7 +30,6 @@ from .storage import runs as run_store
 from .storage import subscribers as subscriber_store
 from .summarize import summarize_story
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +138,7 @@ def draft(config: Config, conn: storage.Connection, *, now: datetime | None = No
     ranked = rank_stories(summaries, weights=weights, now=now)
     issue = make_issue(ranked, key=key, day=now.astimezone(config.tz).date(), title=d.title,
                        max_stories=d.max_stories, quick_hits=d.quick_hits)
-    templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
-    return render_issue(issue, digest=d, settings=config.render, templates_dir=templates)
+    return render_issue(issue, digest=d, settings=config.render, templates_dir=config.templates_path)
 
 
 # --- run: one slot end to end, exactly once (`digest run` and the scheduler call this) ---
@@ -331,8 +329,7 @@ def run(
 def write_archive_page(config: Config, conn: storage.Connection) -> Path:
     """Write out/index.html, the web archive's list of every built or sent issue."""
     entries = [ArchiveEntry(r.key, r.date, r.headline, r.subtitle) for r in issue_store.list_issues(conn)]
-    templates = config.path(config.render.templates_dir) if config.render.templates_dir else DEFAULT_TEMPLATES
-    page = render_archive(entries, digest=config.digest, settings=config.render, templates_dir=templates)
+    page = render_archive(entries, digest=config.digest, settings=config.render, templates_dir=config.templates_path)
     return write_archive(page, config.output_dir)
 
 

@@ -23,6 +23,7 @@ from .. import pipeline, storage
 from ..config import Config, load_config
 from ..errors import ConfigError, DigestError
 from ..models import Article, RenderedIssue
+from ..render import BUILTIN_TEMPLATES
 from ..storage import articles as article_store
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ class DraftWatcher:
     def template_dirs(self, config: Config | None = None) -> list[Path]:
         """The built-in templates folder, then the user's override folder when configured."""
         config = config or self._snapshot.config
-        dirs = [pipeline.DEFAULT_TEMPLATES.resolve()]
-        if config is not None and config.render.templates_dir:
-            dirs.append(config.path(config.render.templates_dir).resolve())
+        dirs = [BUILTIN_TEMPLATES]
+        if config is not None and config.templates_path is not None:
+            dirs.append(config.templates_path.resolve())
         return dirs
 
     def rebuild(self) -> Snapshot:

@@ -68,7 +68,8 @@ class ArchiveEntry:
     subtitle: str = ""
 
 
-def render_issue(issue: Issue, *, digest: DigestSection, settings: RenderSection, templates_dir: Path) -> RenderedIssue:
+def render_issue(issue: Issue, *, digest: DigestSection, settings: RenderSection,
+                 templates_dir: Path | None) -> RenderedIssue:
     """Render an issue once: email HTML and text with placeholders, the archive copy, MJML and JSON."""
     env = _environment(_user_dir(templates_dir))
     context = build_context(issue, digest=digest, settings=settings)
@@ -158,7 +159,7 @@ def write_issue(rendered: RenderedIssue, out_dir: Path) -> Path:
 
 
 def render_archive(entries: Sequence[ArchiveEntry], *, digest: DigestSection, settings: RenderSection,
-                   templates_dir: Path) -> str:
+                   templates_dir: Path | None) -> str:
     """The archive page: every issue, newest first, linked by relative path (works from file:// too)."""
     env = _environment(_user_dir(templates_dir))
     ordered = sorted(entries, key=lambda e: e.key, reverse=True)
