@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -68,6 +69,17 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def format_table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell; the last column is left ragged (it may be long)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip() for r in rows]
+
+
+def format_when(value: datetime | None, missing: str = "-") -> str:
+    """A timestamp as the CLI shows it: UTC, to the minute."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else missing
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import click
 from .. import pipeline
 from ..storage import articles as article_store
 from . import main
-from .context import AppContext, pass_app
+from .context import AppContext, format_table, format_when, pass_app
 
 
 @main.command()
@@ -48,9 +48,8 @@ def sources(app: AppContext) -> None:
     rows = [("NAME", "ENABLED", "LAST FETCH (UTC)", "STATUS", "ITEMS", "STORED", "LAST ERROR")]
     for s in config.sources:
         st = states.get(s.name)
-        fetched = st.last_fetched.strftime("%Y-%m-%d %H:%M") if st and st.last_fetched else "never"
+        fetched = format_when(st.last_fetched if st else None, missing="never")
         rows.append((s.name, "yes" if s.enabled else "no", fetched, (st.last_status if st else None) or "-",
                      str(st.item_count if st else 0), str(stored.get(s.name, 0)), (st.last_error if st else None) or ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    for line in format_table(rows):
+        click.echo(line)

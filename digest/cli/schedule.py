@@ -15,7 +15,7 @@ from ..storage import sendlog
 from ..storage import subscribers as subscriber_store
 from . import main
 from .build import where_to_look
-from .context import AppContext, pass_app, stop_on_signals
+from .context import AppContext, format_table, format_when, pass_app, stop_on_signals
 
 
 def _stage_line(stage: pipeline.StageOutcome) -> str:
@@ -84,15 +84,6 @@ def schedule_command(app: AppContext) -> None:
     app.echo("Scheduler stopped.")
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return [("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip() for r in rows]
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "-"
-
-
 @main.command("status")
 @click.option("--runs", "limit", default=10, show_default=True, help="How many recent runs to show.")
 @pass_app
@@ -122,9 +113,9 @@ def status_command(app: AppContext, limit: int) -> None:
         rows = [("RUN", "SLOT", "TRIGGER", "STARTED (UTC)", "OUTCOME", "STAGES", "REASON")]
         for r in runs:
             stages = ", ".join(f"{s['name']} {s['seconds']:.1f}s" + ("" if s["ok"] else " FAILED") for s in r.stages)
-            rows.append((str(r.id), r.slot_key, r.trigger, _when(r.started_at), r.outcome or "running",
+            rows.append((str(r.id), r.slot_key, r.trigger, format_when(r.started_at), r.outcome or "running",
                          stages or "-", r.reason or ""))
-        for line in _table(rows):
+        for line in format_table(rows):
             click.echo("  " + line)
     else:
         click.echo("  none yet")
@@ -138,7 +129,7 @@ def status_command(app: AppContext, limit: int) -> None:
     click.echo("\nFailing feeds:")
     failing = [st for st in article_store.feed_states(conn).values() if st.last_status == "error"]
     for st in sorted(failing, key=lambda st: st.source):
-        click.echo(f"  {st.source}  last fetch {_when(st.last_fetched)}  {st.last_error or ''}".rstrip())
+        click.echo(f"  {st.source}  last fetch {format_when(st.last_fetched)}  {st.last_error or ''}".rstrip())
     if not failing:
         click.echo("  none")
 

@@ -11,7 +11,7 @@ from .. import pipeline
 from ..models import Article, Story
 from ..storage import articles as article_store
 from . import main
-from .context import AppContext, pass_app
+from .context import AppContext, format_when, pass_app
 
 
 @main.command()
@@ -46,11 +46,7 @@ def stories(app: AppContext, as_json: bool) -> None:
     app.echo(f"{'SOURCES':>7}  {'FIRST SEEN':16} - {'LAST SEEN':16}  HEADLINE")
     for s in found:
         marker = "(update) " if s.update_of else ""
-        app.echo(f"{len(s.articles):>7}  {_when(s.first_seen)} - {_when(s.last_seen)}  {marker}{s.headline}")
-
-
-def _when(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        app.echo(f"{len(s.articles):>7}  {format_when(s.first_seen)} - {format_when(s.last_seen)}  {marker}{s.headline}")
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ import click
 from ..errors import InputError
 from ..storage import subscribers as subscriber_store
 from . import main
-from .context import AppContext, pass_app
+from .context import AppContext, format_table, format_when, pass_app
 
 
 @main.group()
@@ -83,11 +83,10 @@ def list_(app: AppContext, status: str | None) -> None:
     """
     records = subscriber_store.list_subscribers(app.conn, status)
     rows = [("EMAIL", "NAME", "STATUS", "SINCE (UTC)", "REASON")]
-    rows += [(r.email, r.subscriber.first_name or "", r.subscriber.status, f"{r.status_at:%Y-%m-%d %H:%M}",
+    rows += [(r.email, r.subscriber.first_name or "", r.subscriber.status, format_when(r.status_at),
               r.status_reason) for r in records]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
+    for line in format_table(rows):
+        click.echo(line)
     counts = subscriber_store.count_by_status(app.conn)
     app.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
 
