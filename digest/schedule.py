@@ -14,9 +14,7 @@ key and lets `pipeline.run` claim it in SQLite, so extra triggers do nothing.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import pipeline, storage
 from .config import Config, ScheduleSection
 from .errors import ConfigError, ScheduleError
+from .locks import FileLock, holder_pid
 from .storage import runs as run_store
 
 log = logging.getLogger(__name__)
@@ -144,64 +143,17 @@ def lock_path(config: Config) -> Path:
     return Path(str(config.db_path) + LOCK_SUFFIX)
 
 
-class SchedulerLock:
-    """An exclusive flock on a file next to the database; the OS drops it when the process dies."""
+class SchedulerLock(FileLock):
+    """One `digest schedule` per database; a second one is refused, naming the pid that holds the lock."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise ScheduleError(
-                f"another `digest schedule` (pid {holder or '?'}) is already running for this database; "
-                f"lock {self.path}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> SchedulerLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    os.lseek(fd, 0, os.SEEK_SET)
-    text = os.read(fd, 32).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
+        super().__init__(path, lambda pid: ScheduleError(
+            f"another `digest schedule` (pid {pid or '?'}) is already running for this database; lock {path}"))
 
 
 def running_scheduler_pid(config: Config) -> int | None:
     """The pid of the `digest schedule` holding the lock, or None when none runs."""
-    path = lock_path(config)
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_pid(fd) or -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    return holder_pid(lock_path(config))
 
 
 # --- the long-lived scheduler ---

@@ -18,18 +18,16 @@ dropped connection is reopened and the message requeued.
 
 from __future__ import annotations
 
-import fcntl
 import heapq
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..config import Config
 from ..errors import DeliveryError
+from ..locks import FileLock
 from ..models import Subscriber
 from ..storage import Connection, sendlog
 from ..storage import subscribers as subscriber_store
@@ -112,30 +110,6 @@ class _JobQueue:
             self._cond.notify_all()
 
 
-class _RunLock:
-    """An exclusive lock file beside the database: one `digest send` at a time (released by the OS on kill)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def __enter__(self) -> _RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DeliveryError(f"{self.path}: another `digest send` is running") from None
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 class _Run:
     """State shared by the workers of one run: the log connection (under a lock) and the report."""
 
@@ -215,7 +189,7 @@ def deliver_issue(config: Config, conn: Connection, content: IssueContent, *, st
     stop = stop or threading.Event()
     mode = config.delivery.mode
     lock_path = config.db_path.with_name(config.db_path.name + ".send.lock")
-    with _RunLock(lock_path):
+    with FileLock(lock_path, lambda pid: DeliveryError(f"{lock_path}: another `digest send` is running")):
         key = content.key
         left_over = sendlog.settle_interrupted(conn, key)
         if left_over:
