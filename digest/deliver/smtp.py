@@ -89,10 +89,6 @@ class RelayConnection:
         self.context = context
         self._smtp: smtplib.SMTP | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self._smtp is not None
-
     def open(self) -> None:
         """Connect, say EHLO, STARTTLS when configured, AUTH when a username is set.
 

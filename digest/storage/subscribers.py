@@ -101,11 +101,6 @@ def inactive_ids(conn: sqlite3.Connection) -> set[int]:
     return {r[0] for r in conn.execute("SELECT id FROM subscribers WHERE status != 'active'")}
 
 
-def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str | None:
-    row = conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
-    return row[0] if row else None
-
-
 def _key(email: str) -> str:
     return email.strip().casefold()
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 import httpx
 
 from ..config import LLMSection
+from ..errors import SummarizeError
 from ..models import KeyPoint, Summary
 from . import facts
 from .scoring import DUPLICATE_AT
@@ -39,27 +40,26 @@ SYSTEM_PROMPT = (
 )
 
 
-class LLMUnavailable(Exception):
-    """The endpoint timed out, failed or answered something unusable (internal: triggers the fallback)."""
-
-
 def refine_with_llm(extractive: Summary, settings: LLMSection, *, max_points: int) -> Summary:
     """The LLM's summary where it checks out against the articles, the extractive one everywhere else."""
     try:
         answer = request_summary(extractive, settings, max_points=max_points)
-    except LLMUnavailable as exc:
+    except SummarizeError as exc:
         log.warning("story=%s llm fallback to extractive: %s", extractive.story.id, exc)
         return extractive
     return merge_checked(extractive, answer, max_points=max_points)
 
 
 def request_summary(extractive: Summary, settings: LLMSection, *, max_points: int) -> dict:
-    """POST the story to the chat-completions endpoint and return the parsed JSON answer."""
+    """POST the story to the chat-completions endpoint and return the parsed JSON answer.
+
+    SummarizeError when the endpoint times out, fails or answers something unusable.
+    """
     headers = {"Content-Type": "application/json"}
     if settings.api_key_env:
         key = os.environ.get(settings.api_key_env)
         if not key:
-            raise LLMUnavailable(f"environment variable {settings.api_key_env} (from [llm].api_key_env) is not set")
+            raise SummarizeError(f"environment variable {settings.api_key_env} (from [llm].api_key_env) is not set")
         headers["Authorization"] = f"Bearer {key}"
     body = {
         "model": settings.model,
@@ -75,13 +75,13 @@ def request_summary(extractive: Summary, settings: LLMSection, *, max_points: in
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
     except httpx.TimeoutException as exc:
-        raise LLMUnavailable(f"{settings.endpoint} timed out after {settings.timeout_seconds:g} s") from exc
+        raise SummarizeError(f"{settings.endpoint} timed out after {settings.timeout_seconds:g} s") from exc
     except httpx.HTTPStatusError as exc:
-        raise LLMUnavailable(f"{settings.endpoint} answered HTTP {exc.response.status_code}") from exc
+        raise SummarizeError(f"{settings.endpoint} answered HTTP {exc.response.status_code}") from exc
     except httpx.HTTPError as exc:
-        raise LLMUnavailable(f"{settings.endpoint}: {exc}") from exc
+        raise SummarizeError(f"{settings.endpoint}: {exc}") from exc
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise LLMUnavailable(f"{settings.endpoint} sent no chat completion: {exc!r}") from exc
+        raise SummarizeError(f"{settings.endpoint} sent no chat completion: {exc!r}") from exc
     return _parse_answer(content)
 
 
@@ -96,16 +96,16 @@ def _user_prompt(extractive: Summary, max_points: int) -> str:
 
 def _parse_answer(content: object) -> dict:
     if not isinstance(content, str):
-        raise LLMUnavailable("the answer is not text")
+        raise SummarizeError("the answer is not text")
     match = re.search(r"\{.*\}", content, re.DOTALL)  # tolerate ```json fences and chatter around the object
     if not match:
-        raise LLMUnavailable("the answer holds no JSON object")
+        raise SummarizeError("the answer holds no JSON object")
     try:
         answer = json.loads(match.group(0))
     except json.JSONDecodeError as exc:
-        raise LLMUnavailable(f"the answer is not valid JSON: {exc}") from exc
+        raise SummarizeError(f"the answer is not valid JSON: {exc}") from exc
     if not isinstance(answer, dict) or not isinstance(answer.get("details", []), list):
-        raise LLMUnavailable("the answer is not a summary object")
+        raise SummarizeError("the answer is not a summary object")
     return answer
 
 
