@@ -88,14 +88,6 @@ def test_past_stories_leave_out_the_issue_being_built(db, tmp_path):
     assert issue_store.past_stories(db, exclude_key="2025-01-29") == []
 
 
-def test_a_deleted_issue_is_no_longer_remembered_or_listed(db, tmp_path):
-    issue_store.save_issue(db, hostile_issue(stories=2, quick_hits=0), tmp_path)
-    assert issue_store.delete_issue(db, "2025-01-29") is True
-    assert issue_store.list_issues(db) == []
-    assert issue_store.past_stories(db, exclude_key="2025-01-30") == []
-    assert issue_store.delete_issue(db, "2025-01-29") is False
-
-
 # --- pipeline.build ---
 
 def test_build_writes_files_records_the_issue_and_lists_it_in_the_archive(make_config, tmp_path):

@@ -85,14 +85,6 @@ def mark_issue_sent(conn: sqlite3.Connection, key: str, *, sent_at: datetime | N
     return cur.rowcount == 1
 
 
-def delete_issue(conn: sqlite3.Connection, key: str) -> bool:
-    """Forget an issue that will not go out (a skipped slot): its stories are no longer remembered."""
-    with transaction(conn):
-        conn.execute("DELETE FROM issue_stories WHERE issue_key = ?", (key,))
-        cur = conn.execute("DELETE FROM issues WHERE key = ?", (key,))
-    return cur.rowcount == 1
-
-
 def _record(row: sqlite3.Row) -> IssueRecord:
     return IssueRecord(
         key=row["key"], date=date.fromisoformat(row["date"]), status=row["status"], title=row["title"],
