@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from ..errors import StorageError
 Connection = sqlite3.Connection
 IntegrityError = sqlite3.IntegrityError
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """How times are stored: ISO 8601 in UTC, so text order is time order."""
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

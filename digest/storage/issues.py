@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from ..models import Issue, PastStory, Summary
-from . import transaction
+from . import from_iso, to_iso, transaction
 from .articles import articles_by_id
 
 BUILT, SENT = "built", "sent"
@@ -45,16 +45,13 @@ class IssueStory:
     update_of: str | None = None
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat()
-
 
 def save_issue(conn: sqlite3.Connection, issue: Issue, folder: Path, *, built_at: datetime | None = None) -> None:
     """Record a built issue and its stories; a rebuild of the same key replaces its stories.
 
     A rebuild keeps the status and sent_at of an issue that already went out.
     """
-    built = _iso(built_at or datetime.now(timezone.utc))
+    built = to_iso(built_at or datetime.now(timezone.utc))
     rows = [(s, "story") for s in issue.stories] + [(s, "quick_hit") for s in issue.quick_hits]
     with transaction(conn):
         conn.execute(
@@ -81,7 +78,7 @@ def _ids(summary: Summary) -> str:
 def mark_issue_sent(conn: sqlite3.Connection, key: str, *, sent_at: datetime | None = None) -> bool:
     """Mark an issue delivered; False when no issue has that key."""
     cur = conn.execute("UPDATE issues SET status = ?, sent_at = ? WHERE key = ?",
-                       (SENT, _iso(sent_at or datetime.now(timezone.utc)), key))
+                       (SENT, to_iso(sent_at or datetime.now(timezone.utc)), key))
     return cur.rowcount == 1
 
 
@@ -90,7 +87,7 @@ def _record(row: sqlite3.Row) -> IssueRecord:
         key=row["key"], date=date.fromisoformat(row["date"]), status=row["status"], title=row["title"],
         headline=row["headline"], subtitle=row["subtitle"], folder=Path(row["folder"]),
         built_at=datetime.fromisoformat(row["built_at"]),
-        sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
+        sent_at=from_iso(row["sent_at"]),
     )
 
 

@@ -14,10 +14,10 @@ import os
 import socket
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from . import transaction
+from . import from_iso, to_iso, transaction
 
 # Statuses of a slot: claimed -> built -> sent, or skipped / failed.
 CLAIMED, BUILT, SENT, SKIPPED, FAILED = "claimed", "built", "sent", "skipped", "failed"
@@ -77,19 +77,13 @@ class Owner:
         return cls(socket.gethostname(), os.getpid())
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _slot(row: sqlite3.Row) -> Slot:
     return Slot(
-        key=row["key"], status=row["status"], reason=row["reason"], scheduled_for=_dt(row["scheduled_for"]),
-        claimed_at=_dt(row["claimed_at"]), built_at=_dt(row["built_at"]), finished_at=_dt(row["finished_at"]),
-        updated_at=_dt(row["updated_at"]), is_active=bool(row["active"]), owner_host=row["owner_host"],
+        key=row["key"], status=row["status"], reason=row["reason"], scheduled_for=from_iso(row["scheduled_for"]),
+        claimed_at=from_iso(row["claimed_at"]), built_at=from_iso(row["built_at"]), finished_at=from_iso(row["finished_at"]),
+        updated_at=from_iso(row["updated_at"]), is_active=bool(row["active"]), owner_host=row["owner_host"],
         owner_pid=row["owner_pid"],
     )
 
@@ -121,7 +115,7 @@ def claim_slot(
             conn.execute(
                 "INSERT INTO slots (key, status, scheduled_for, claimed_at, updated_at, active, owner_host, owner_pid)"
                 " VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                (key, CLAIMED, _iso(scheduled_for), _iso(now), _iso(now), owner.host, owner.pid),
+                (key, CLAIMED, to_iso(scheduled_for), to_iso(now), to_iso(now), owner.host, owner.pid),
             )
             return Claim(BUILD, slot(conn, key))
         current = _slot(row)
@@ -132,7 +126,7 @@ def claim_slot(
         conn.execute(
             "UPDATE slots SET active = 1, owner_host = ?, owner_pid = ?, updated_at = ?,"
             " scheduled_for = COALESCE(scheduled_for, ?) WHERE key = ?",
-            (owner.host, owner.pid, _iso(now), _iso(scheduled_for), key),
+            (owner.host, owner.pid, to_iso(now), to_iso(scheduled_for), key),
         )
         # Once built, a retry only sends: rebuilding could mail two different issues for one slot.
         return Claim(SEND if current.built_at else BUILD, slot(conn, key))
@@ -146,7 +140,7 @@ def slot(conn: sqlite3.Connection, key: str) -> Slot | None:
 def mark_built(conn: sqlite3.Connection, key: str, *, now: datetime) -> None:
     conn.execute(
         "UPDATE slots SET status = ?, built_at = ?, reason = NULL, updated_at = ? WHERE key = ?",
-        (BUILT, _iso(now), _iso(now), key),
+        (BUILT, to_iso(now), to_iso(now), key),
     )
 
 
@@ -156,7 +150,7 @@ def finish_slot(conn: sqlite3.Connection, key: str, status: str, *, now: datetim
         raise ValueError(f"finish_slot: unexpected status {status!r}")
     conn.execute(
         "UPDATE slots SET status = ?, reason = ?, finished_at = ?, updated_at = ?, active = 0 WHERE key = ?",
-        (status, reason, _iso(now), _iso(now), key),
+        (status, reason, to_iso(now), to_iso(now), key),
     )
 
 
@@ -164,7 +158,7 @@ def release_slot(conn: sqlite3.Connection, key: str, *, now: datetime, reason: s
     """Let go of a slot left unfinished (a stop mid-run): the next trigger resumes it."""
     conn.execute(
         "UPDATE slots SET active = 0, reason = ?, updated_at = ? WHERE key = ?",
-        (reason, _iso(now), key),
+        (reason, to_iso(now), key),
     )
 
 
@@ -175,7 +169,7 @@ def record_missed(
     cur = conn.execute(
         "INSERT INTO slots (key, status, reason, scheduled_for, claimed_at, finished_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-        (key, SKIPPED, reason, _iso(scheduled_for), _iso(now), _iso(now), _iso(now)),
+        (key, SKIPPED, reason, to_iso(scheduled_for), to_iso(now), to_iso(now), to_iso(now)),
     )
     return cur.rowcount == 1
 
@@ -194,7 +188,7 @@ def recent_slots(conn: sqlite3.Connection, limit: int = 10) -> list[Slot]:
 def start_run(conn: sqlite3.Connection, key: str, *, trigger: str, now: datetime) -> int:
     cur = conn.execute(
         "INSERT INTO runs (slot_key, trigger, started_at, pid) VALUES (?, ?, ?, ?)",
-        (key, trigger, _iso(now), os.getpid()),
+        (key, trigger, to_iso(now), os.getpid()),
     )
     return int(cur.lastrowid)
 
@@ -205,14 +199,14 @@ def finish_run(
 ) -> None:
     conn.execute(
         "UPDATE runs SET finished_at = ?, outcome = ?, reason = ?, stages = ? WHERE id = ?",
-        (_iso(now), outcome, reason, json.dumps(stages, sort_keys=True), run_id),
+        (to_iso(now), outcome, reason, json.dumps(stages, sort_keys=True), run_id),
     )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        id=row["id"], slot_key=row["slot_key"], trigger=row["trigger"], started_at=_dt(row["started_at"]),
-        finished_at=_dt(row["finished_at"]), outcome=row["outcome"], reason=row["reason"],
+        id=row["id"], slot_key=row["slot_key"], trigger=row["trigger"], started_at=from_iso(row["started_at"]),
+        finished_at=from_iso(row["finished_at"]), outcome=row["outcome"], reason=row["reason"],
         stages=json.loads(row["stages"]), pid=row["pid"],
     )
 
