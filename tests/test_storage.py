@@ -61,3 +61,11 @@ def test_feed_state_is_replaced_per_source(db):
     store.save_feed_state(db, replace(state, etag='"v2"', last_status="error", last_error="HTTP 500"))
     assert store.feed_states(db)["s"].etag == '"v2"'
     assert store.feed_states(db)["s"].last_error == "HTTP 500"
+
+
+def test_an_article_repeated_within_one_batch_is_stored_once(db):
+    first, edited = make_article(title="First"), make_article(title="Edited")
+    counts = store.save_articles(db, [first, first, edited], now=NOW)
+    assert store.count_articles(db) == 1
+    assert counts.new == 1 and counts.new + counts.updated + counts.unchanged == 3
+    assert store.articles_by_id(db, ["a1"])[0].title == "Edited"

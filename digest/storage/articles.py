@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..models import Article, FeedState
-from . import transaction
+from . import from_iso, to_iso, transaction
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,6 @@ class SaveCounts:
     unchanged: int = 0
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _content_hash(article: Article) -> str:
@@ -46,7 +40,7 @@ _LOOKUP_CHUNK = 500  # ids per SELECT ... IN (...), well under SQLite's bound-pa
 
 def save_articles(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime | None = None) -> SaveCounts:
     """Insert new articles; update ones whose content changed; leave the rest alone."""
-    now_iso = _iso(now or datetime.now(timezone.utc))
+    now_iso = to_iso(now or datetime.now(timezone.utc))
     batch = list(articles)
     inserts: list[tuple] = []
     updates: list[tuple] = []
@@ -65,11 +59,11 @@ def save_articles(conn: sqlite3.Connection, articles: Iterable[Article], now: da
             stored[a.id] = digest
             if known is None:
                 if a.fetched_at not in fetched_iso:
-                    fetched_iso[a.fetched_at] = _iso(a.fetched_at)
-                inserts.append((a.id, a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
+                    fetched_iso[a.fetched_at] = to_iso(a.fetched_at)
+                inserts.append((a.id, a.url, a.guid, a.title, a.source, a.author, to_iso(a.published), a.text, a.html,
                                 digest, fetched_iso[a.fetched_at] or now_iso, now_iso))
             else:
-                updates.append((a.url, a.guid, a.title, a.source, a.author, _iso(a.published), a.text, a.html,
+                updates.append((a.url, a.guid, a.title, a.source, a.author, to_iso(a.published), a.text, a.html,
                                 digest, now_iso, a.id))
         # Inserts first: an update in this batch may be of an article the batch itself inserted.
         conn.executemany(_INSERT_ARTICLE, inserts)
@@ -90,8 +84,8 @@ def _stored_hashes(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
 def _article(row: sqlite3.Row) -> Article:
     return Article(
         id=row["id"], url=row["url"], guid=row["guid"], title=row["title"], source=row["source"],
-        author=row["author"], published=_dt(row["published"]), text=row["text"], html=row["html"],
-        fetched_at=_dt(row["fetched_at"]),
+        author=row["author"], published=from_iso(row["published"]), text=row["text"], html=row["html"],
+        fetched_at=from_iso(row["fetched_at"]),
     )
 
 
@@ -100,7 +94,7 @@ def articles_since(conn: sqlite3.Connection, since: datetime) -> list[Article]:
     rows = conn.execute(
         "SELECT * FROM articles WHERE COALESCE(published, fetched_at) >= ?"
         " ORDER BY COALESCE(published, fetched_at), id",
-        (_iso(since),),
+        (to_iso(since),),
     )
     return [_article(r) for r in rows]
 
@@ -128,7 +122,7 @@ def feed_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
     return {
         r["source"]: FeedState(
             source=r["source"], url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
-            last_fetched=_dt(r["last_fetched"]), last_status=r["last_status"], last_error=r["last_error"],
+            last_fetched=from_iso(r["last_fetched"]), last_status=r["last_status"], last_error=r["last_error"],
             item_count=r["item_count"], fetch_url=r["fetch_url"],
         )
         for r in rows
@@ -142,6 +136,6 @@ def save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
         " last_modified=excluded.last_modified, last_fetched=excluded.last_fetched,"
         " last_status=excluded.last_status, last_error=excluded.last_error, item_count=excluded.item_count,"
         " fetch_url=excluded.fetch_url",
-        (state.source, state.url, state.etag, state.last_modified, _iso(state.last_fetched),
+        (state.source, state.url, state.etag, state.last_modified, to_iso(state.last_fetched),
          state.last_status, state.last_error, state.item_count, state.fetch_url),
     )
