@@ -684,7 +684,8 @@ def test_archive_listing_skips_folders_without_an_issue(tmp_path):
                       ("2025-01-20", "Gone", (), "sent")]
 
 
-def test_cli_prints_the_url_and_serves_until_interrupted(project):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cli_prints_the_url_and_serves_until_interrupted(project, stop_signal):
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "digest"), "--config", str(project), "preview", "--no-open", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project.parent,
@@ -698,7 +699,7 @@ def test_cli_prints_the_url_and_serves_until_interrupted(project):
         assert b'"ok": true' in conn.getresponse().read()
         conn.close()
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Stopped." in out

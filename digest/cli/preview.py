@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import webbrowser
 
 import click
@@ -37,10 +38,16 @@ def preview(app: AppContext, host: str | None, port: int | None, open_browser: b
     app.echo(f"Preview of the draft at {server.url} (Ctrl-C to stop)")
     if open_browser:
         webbrowser.open(server.url)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop the same way under systemd or `kill`
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         app.echo("Stopped.")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.watcher.stop()
         server.server_close()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
