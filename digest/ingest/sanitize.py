@@ -63,12 +63,19 @@ _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROP_WITH_CONTENT
 # The cleaner's output always double-quotes attribute values and escapes quotes inside them.
 _URL_ATTRIBUTE = re.compile(r'(?P<name>\s(?:href|src)=)"(?P<value>[^"]*)"')
 _ABSOLUTE = ("http://", "https://", "mailto:", "#")
+_ATTRIBUTE_SPECIALS = ('&', '"', "<", ">", "\u00a0")
 
 
-def _absolutize(cleaned: str, base_url: str) -> str:
-    """Make relative href/src values absolute; what is left is http(s) or mailto, checked again by the cleaner."""
+def _absolutize(cleaned: str, base_url: str) -> tuple[str, bool]:
+    """Relative href/src values made absolute, and whether any result needs another pass of the cleaner.
+
+    A value joined onto an http(s) base is an http(s) URL, written back escaped exactly as the cleaner
+    serializes attributes, so the output is what a second cleaner pass would give; anything else is flagged.
+    """
+    recheck = False
 
     def resolve(m: re.Match[str]) -> str:
+        nonlocal recheck
         value = htmllib.unescape(m.group("value")).strip()
         if not value or value.startswith(_ABSOLUTE):
             return m.group(0)
@@ -79,9 +86,19 @@ def _absolutize(cleaned: str, base_url: str) -> str:
             value = f"{parts.scheme}://{parts.netloc}{value}"
         else:
             value = urljoin(base_url, value)
-        return f'{m.group("name")}"{htmllib.escape(value)}"'
+        if not value.startswith(("http://", "https://")):
+            recheck = True
+        return f'{m.group("name")}"{_escape_attribute(value)}"'
 
-    return _URL_ATTRIBUTE.sub(resolve, cleaned)
+    return _URL_ATTRIBUTE.sub(resolve, cleaned), recheck
+
+
+def _escape_attribute(value: str) -> str:
+    """An attribute value escaped the way the cleaner (html5ever) serializes one: & " < > and no-break space."""
+    if not any(c in value for c in _ATTRIBUTE_SPECIALS):
+        return value
+    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\u00a0", "&nbsp;"))
 
 
 def sanitize_html(fragment: str, base_url: str | None = None) -> str:
@@ -90,9 +107,10 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
         return ""
     cleaned = _CLEANER.clean(fragment).strip()
     if base_url and base_url.startswith(("http://", "https://")) and ('href="' in cleaned or 'src="' in cleaned):
-        absolute = _absolutize(cleaned, base_url)
-        if absolute != cleaned:  # joining onto an http(s) base gives http(s) URLs; the second pass is belt and braces
-            cleaned = _CLEANER.clean(absolute).strip()
+        absolute, recheck = _absolutize(cleaned, base_url)
+        # Joined onto an http(s) base, a link is http(s) and escaped as the cleaner would: only an odd result
+        # (which should not happen) goes through the cleaner again.
+        cleaned = _CLEANER.clean(absolute).strip() if recheck else absolute
     return cleaned
 
 

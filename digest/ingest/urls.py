@@ -58,7 +58,10 @@ def canonical_url(url: str, base: str | None = None) -> str:
 
 
 def is_http_url(url: str | None) -> bool:
-    return bool(url) and urlsplit(url.strip()).scheme.lower() in _DEFAULT_PORTS and bool(urlsplit(url.strip()).netloc)
+    if not url:
+        return False
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.netloc)
 
 
 def article_id(key: str) -> str:
