@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from digest.config import DedupSection  # noqa: E402
 from digest.dedup import group_stories  # noqa: E402
-from digest.dedup.evaluate import bcubed, pairwise, predicted_labels  # noqa: E402
+from digest.dedup.evaluate import bcubed, load_labeled, pairwise, predicted_labels  # noqa: E402
 from digest.models import Article  # noqa: E402
 
 SYLLABLES = [a + b for a in "bcdfghjklmnprstvwz" for b in ("a", "e", "i", "o", "u", "ai", "ou", "ar", "en", "il")]
@@ -181,17 +181,13 @@ def run_naive(n: int, threshold: float) -> dict:
 LABELED = ROOT / "tests" / "data" / "dedup"
 
 
-def load_labeled(name: str = "corpus") -> tuple[list[Article], dict[str, str]]:
+def load_corpus(name: str = "corpus") -> tuple[list[Article], dict[str, str]]:
     """tests/data/dedup/<name>.jsonl: articles and gold story labels."""
-    corpus = LABELED / f"{name}.jsonl"
-    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
-    articles = [Article(id=r["id"], url=r["url"], title=r["title"], source=r["source"], text=r["text"],
-                        guid=r.get("guid"), published=datetime.fromisoformat(r["published"])) for r in rows]
-    return articles, {r["id"]: r["story"] for r in rows}
+    return load_labeled(LABELED / f"{name}.jsonl")
 
 
 def run_labeled_naive(threshold: float) -> dict:
-    articles, gold = load_labeled()
+    articles, gold = load_corpus()
     t, c = time.perf_counter(), time.process_time()
     pred = naive_groups(articles, threshold)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
@@ -203,7 +199,7 @@ def run_labeled_naive(threshold: float) -> dict:
 
 
 def run_labeled(name: str) -> dict:
-    articles, gold = load_labeled(name)
+    articles, gold = load_corpus(name)
     t, c = time.perf_counter(), time.process_time()
     stories = group_stories(articles, DedupSection())
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
@@ -217,7 +213,7 @@ def run_labeled(name: str) -> dict:
 
 def sweep(thresholds: list[float]) -> None:
     """Quality on the labeled corpus for several [dedup].story_threshold values."""
-    articles, gold = load_labeled()
+    articles, gold = load_corpus()
     print(f"{'story_threshold':>15} {'stories':>8} {'pair P':>7} {'pair R':>7} {'pair F1':>8} {'B3 F1':>6}")
     for t in thresholds:
         stories = group_stories(articles, DedupSection(story_threshold=t))

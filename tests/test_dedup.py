@@ -15,7 +15,7 @@ from digest import pipeline, storage
 from digest.cli import main
 from digest.config import DedupSection, load_config
 from digest.dedup import group_stories, story_id
-from digest.dedup.evaluate import bcubed, pairwise, predicted_labels
+from digest.dedup.evaluate import bcubed, load_labeled, pairwise, predicted_labels
 from digest.errors import ConfigError
 from digest.models import Article, PastStory, Story
 from tests.conftest import SEEDS, make_article
@@ -27,11 +27,7 @@ T0 = datetime(2025, 4, 15, 12, 0, tzinfo=timezone.utc)
 
 def load_corpus(name: str = "corpus") -> tuple[list[Article], dict[str, str]]:
     """A labeled corpus (tests/data/dedup/<name>.jsonl): articles and their gold story labels."""
-    path = DATA / f"{name}.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    articles = [Article(id=r["id"], url=r["url"], title=r["title"], source=r["source"], text=r["text"],
-                        guid=r.get("guid"), published=datetime.fromisoformat(r["published"])) for r in rows]
-    return articles, {r["id"]: r["story"] for r in rows}
+    return load_labeled(DATA / f"{name}.jsonl")
 
 
 CORPUS_ARTICLES, GOLD = load_corpus()

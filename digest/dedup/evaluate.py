@@ -6,11 +6,14 @@ bench/dedup.py. Both take {item: cluster label} maps over the same items.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
-from ..models import Story
+from ..models import Article, Story
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,12 @@ def bcubed(gold: Mapping[str, str], predicted: Mapping[str, str]) -> Scores:
     p = sum(pair_counts[(gold[i], predicted[i])] / pred_sizes[predicted[i]] for i in gold) / len(gold)
     r = sum(pair_counts[(gold[i], predicted[i])] / gold_sizes[gold[i]] for i in gold) / len(gold)
     return Scores(p, r, _f1(p, r))
+
+
+def load_labeled(path: Path) -> tuple[list[Article], dict[str, str]]:
+    """A labeled corpus (JSON lines of id, url, title, source, text, guid, published, story):
+    its articles and their gold story labels."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    articles = [Article(id=r["id"], url=r["url"], title=r["title"], source=r["source"], text=r["text"],
+                        guid=r.get("guid"), published=datetime.fromisoformat(r["published"])) for r in rows]
+    return articles, {r["id"]: r["story"] for r in rows}
