@@ -84,7 +84,6 @@ class BuildResult:
 
     rendered: RenderedIssue
     folder: Path
-    story_count: int
 
 
 def issue_key(config: Config, now: datetime) -> str:
@@ -119,7 +118,7 @@ def build(config: Config, conn: storage.Connection, *, now: datetime | None = No
     write_archive_page(config, conn)
     log.info("stage=build issue=%s stories=%d quick_hits=%d folder=%s",
              issue.key, len(issue.stories), len(issue.quick_hits), folder)
-    return BuildResult(rendered, folder, len(issue.stories))
+    return BuildResult(rendered, folder)
 
 
 def draft(config: Config, conn: storage.Connection, *, now: datetime | None = None) -> RenderedIssue:

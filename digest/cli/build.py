@@ -30,7 +30,7 @@ def build(app: AppContext, as_json: bool) -> None:
         click.echo(result.rendered.json, nl=False)
         return
     issue = result.rendered.issue
-    app.echo(f"Built issue {issue.key}: {result.story_count} stories, {len(issue.quick_hits)} quick hits.")
+    app.echo(f"Built issue {issue.key}: {len(issue.stories)} stories, {len(issue.quick_hits)} quick hits.")
     app.echo(f"  headline: {issue.headline}")
     for line in where_to_look(app.config, issue.key):
         app.echo(line)
