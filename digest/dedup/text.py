@@ -16,14 +16,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
+from ..urls import is_tracking_param
+
 SHINGLE_WORDS = 5  # words per shingle: long enough that unrelated texts share almost none
 
-# Query parameters that only track the reader; they never change the page.
-_TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref|ref_src|ref_url|cmpid|"
-    r"ncid|ocid|taid|_ga|_hsenc|_hsmi|mkt_tok|spm|share|smid|sr_share|guccounter|src|at_\w+)$",
-    re.IGNORECASE,
-)
+# Beyond the tracking parameters (digest.urls), these referral tags are ignored when comparing
+# URLs for equality; ingest keeps them in article ids, since a few sites do use them.
+_REFERRAL_PARAMS = re.compile(r"^(ref|ref_url|share|smid|src|taid|at_\w+)$", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(
@@ -81,7 +80,7 @@ def canonical_url(url: str) -> str:
     if port and port not in (80, 443):
         host = f"{host}:{port}"
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if not _TRACKING_PARAMS.match(k)))
+                             if not (is_tracking_param(k) or _REFERRAL_PARAMS.match(k))))
     path = re.sub(r"/+$", "", parts.path) or "/"
     return urlunsplit(("", host, path, query, ""))
 
