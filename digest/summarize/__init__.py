@@ -60,7 +60,6 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
-from itertools import chain
 
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
@@ -111,7 +110,7 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
     """The offline summary: every word in it is an outlet's own."""
     max_words = settings.max_point_words
     cands = extract_candidates(story.articles, max_words)
-    score_candidates(cands, len(story.articles))
+    vocabulary = score_candidates(cands, len(story.articles))
     clusters = cluster_facts(cands)
 
     rundown, used = _rundown(clusters, cands, max_words)
@@ -131,7 +130,7 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
         rundown = _first_line(story)
     return Summary(
         story=story,
-        headline=_headline(story, cands),
+        headline=_headline(story, vocabulary),
         rundown=rundown,
         details=details,
         why_it_matters=why,
@@ -185,9 +184,11 @@ def _first_line(story: Story) -> str:
     return story.headline
 
 
-def _headline(story: Story, cands: list[Candidate]) -> str:
-    """The story's headline, or the article title that best names the story when it is junk."""
-    vocabulary = Counter(chain.from_iterable(c.words for c in cands))
+def _headline(story: Story, vocabulary: Counter[str]) -> str:
+    """The story's headline, or the article title that best names the story when it is junk.
+
+    `vocabulary`: how often the story's sentences use each content stem.
+    """
     options = [story.headline, *(a.title for a in story.articles)]
     best: tuple[float, str] | None = None
     for i, raw in enumerate(options):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from .facts import has_digit
+
 # Boilerplate, keyed by the word that gives it away: None when the word alone is enough, else a pattern
 # that must match too ("read" alone is news; "read more" is furniture). Tested on lower case.
 _FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
@@ -83,15 +85,19 @@ _LEADING_DATE = re.compile(
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|\d+[.)])\s+")
-_CONNECTIVE = re.compile(
-    r"^(?:however|meanwhile|moreover|furthermore|additionally|in addition|in fact|indeed|still|yet|also|plus"
-    r"|besides|remarkably|notably|importantly|certainly|of course|now|instead|overall|ultimately|similarly"
-    r"|likewise|nevertheless|nonetheless|consequently|as a result|in other words|even so|by contrast"
-    r"|in contrast|at the same time|separately|crucially|interestingly|surprisingly|specifically|finally"
-    r"|first|second|third|lastly|again|then|thus|therefore|hence|after all|in short|in sum|to be sure"
-    r"|for (?:its|his|her|their) part|in comparison|by comparison|in response|on the other hand|that said|with that|above all|again)\s*,\s*",
-    re.IGNORECASE,
-)
+_BULLET_STARTS = frozenset("-•*▪◦·")
+MIN_POINT_WORDS = 6
+_CONNECTIVES = [phrase.strip() for phrase in """
+however, meanwhile, moreover, furthermore, additionally, in addition, in fact, indeed, still, yet, also, plus,
+besides, remarkably, notably, importantly, certainly, of course, now, instead, overall, ultimately, similarly,
+likewise, nevertheless, nonetheless, consequently, as a result, in other words, even so, by contrast,
+in contrast, at the same time, separately, crucially, interestingly, surprisingly, specifically, finally,
+first, second, third, lastly, again, then, thus, therefore, hence, after all, in short, in sum, to be sure,
+for its part, for his part, for her part, for their part, in comparison, by comparison, in response,
+on the other hand, that said, with that, above all""".split(",")]
+_CONNECTIVE = re.compile(rf"^(?:{'|'.join(_CONNECTIVES)})\s*,\s*", re.IGNORECASE)
+_CONNECTIVE_FIRST_WORDS = frozenset(phrase.split()[0] for phrase in _CONNECTIVES)  # the regex runs after one
+_CONJUNCTIONS = frozenset("And and But but Yet yet So so Or or Plus plus Also also".split())
 _CONJUNCTION = re.compile(r"^(?:(?:[Aa]nd|[Bb]ut|[Yy]et)\s+(?=[a-zA-Z0-9$“\"])|(?:[Ss]o|[Oo]r|[Pp]lus|[Aa]lso)\s+(?=[A-Z0-9$“\"]))")
 _PARENTHETICAL_REF = re.compile(r"\s*\((?:see|via|source|photo|image|read)\b[^)]*\)", re.IGNORECASE)
 # Subjects that point back at an earlier sentence.
@@ -120,8 +126,10 @@ _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|alt
 
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
-    bare = _BULLET.sub("", line).strip()
-    return bool(_DATE_ONLY.match(bare) or _BYLINE.match(bare) or has_boilerplate(bare))
+    bare = _BULLET.sub("", line).strip() if line[:1] in _BULLET_STARTS or line[:1].isdecimal() else line.strip()
+    if has_digit(bare) and _DATE_ONLY.match(bare):
+        return True
+    return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
 
 
 def is_heading(line: str) -> bool:
@@ -174,24 +182,37 @@ def _shorten(text: str, max_words: int) -> str | None:
 
 
 def clean_sentence(sentence: str, max_words: int, *, screened: bool = False) -> str | None:
-    """The sentence made to stand alone as a key point, or None when it cannot be.
+    """The sentence made to stand alone as a key point of at most `max_words` words, or None when it cannot be.
 
     `screened`: the caller already checked it for boilerplate (body_sentences does).
     """
-    s = _BULLET.sub("", strip_dateline(sentence)).strip()
+    s = stand_alone(sentence, screened=screened)
+    return None if s is None else fit_length(s, max_words)
+
+
+def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
+    """The sentence without its leading connective, or None when it leans on others; any length.
+
+    Each anchored regex runs only when a cheap test on the first characters says it could match:
+    this runs on every sentence of every article.
+    """
+    s = sentence.strip()
+    if s and (s[0] in _BULLET_STARTS or s[0].isdecimal()):
+        s = _BULLET.sub("", s).strip()
+    digits = has_digit(s)
+    if digits:
+        s = _BULLET.sub("", strip_dateline(s)).strip()
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
-    if not s or (not screened and has_boilerplate(s)) or _DATE_ONLY.match(s):
+    if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):
         return None
-    s = _THROAT_CLEARING.sub("", s)
-    lead_in = _LEAD_IN.match(s)
-    if lead_in and word_count(lead_in.group()) >= 3 and word_count(s[lead_in.end():]) >= 8:
-        s = s[lead_in.end():]  # "What followed was anything but understated: Nvidia's stock dropped 17%"
-    for _ in range(2):
-        s2 = _CONJUNCTION.sub("", _CONNECTIVE.sub("", s))
-        if s2 == s:
-            break
-        s = s2[:1].upper() + s2[1:]  # "However, the company ..." -> "The company ..."
+    if s.startswith(("In a ", "In an ")):
+        s = _THROAT_CLEARING.sub("", s)
+    if s.find(":", 3, 62) != -1:
+        lead_in = _LEAD_IN.match(s)
+        if lead_in and word_count(lead_in.group()) >= 3 and word_count(s[lead_in.end():]) >= 8:
+            s = s[lead_in.end():]  # "What followed was anything but understated: Nvidia's stock dropped 17%"
+    s = _strip_connectives(s)
     if not s or not (s[0].isupper() or s[0].isdigit() or s[0] in "$“\"€£"):
         return None  # starts mid-sentence: a split error or a fragment
     if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
@@ -204,9 +225,27 @@ def clean_sentence(sentence: str, max_words: int, *, screened: bool = False) -> 
     outside_quotes = QUOTED.sub("", s) if ("“" in s or '"' in s) else s
     if _FIRST_PERSON.search(outside_quotes):
         return None
+    return s
+
+
+def fit_length(s: str, max_words: int) -> str | None:
+    """A stand-alone sentence cut to `max_words` at a trailing clause, or None when too short or too long."""
     n = word_count(s)
-    if n < 6:
+    if n < MIN_POINT_WORDS:
         return None
     if n > max_words:
         return _shorten(s, max_words)
+    return s
+
+
+def _strip_connectives(s: str) -> str:
+    """"However, the company ..." -> "The company ...", "But Nvidia ..." -> "Nvidia ..." (twice at most)."""
+    for _ in range(2):
+        word = s.split(None, 1)[0].partition(",")[0] if s else ""
+        if word.lower() not in _CONNECTIVE_FIRST_WORDS and word not in _CONJUNCTIONS:
+            break
+        s2 = _CONJUNCTION.sub("", _CONNECTIVE.sub("", s))
+        if s2 == s:
+            break
+        s = s2[:1].upper() + s2[1:]
     return s

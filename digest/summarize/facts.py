@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 STOPWORDS = frozenset("""
@@ -33,7 +34,7 @@ according read share subscribe plus also what how why who where one two three ne
 western eastern global world app store gpu gpus llm llms
 """.split())
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.'’&-][A-Za-z0-9]+)*\.?")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*+(?:[.'’&-][A-Za-z0-9]++)*+\.?")  # possessive: no backtracking
 _POSSESSIVE = re.compile(r"['’]s$")
 
 _SCALE = {
@@ -81,11 +82,19 @@ class Quantity(NamedTuple):
         return self.kind in ("money", "percent") or (self.kind == "count" and self.value >= 10)
 
 
+def has_digit(text: str) -> bool:
+    """Ten C-level substring scans beat a regex search on ASCII text, and most sentences hold no digit."""
+    if text.isascii():
+        return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text
+                or "6" in text or "7" in text or "8" in text or "9" in text)
+    return _DIGIT.search(text) is not None
+
+
 def quantities(text: str) -> tuple[Quantity, ...]:
     """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
-    first_digit = _DIGIT.search(text)
-    if first_digit is None:
+    if not has_digit(text):
         return ()
+    first_digit = _DIGIT.search(text)
     found = []
     # a number starts at most 5 characters before its first digit ("US$ .5"): no need to scan the text before
     for m in _NUMBER.finditer(text, max(0, first_digit.start() - 5)):
@@ -153,40 +162,6 @@ def _stem(word: str) -> str:
 _STEMS = WordMemo(_stem)
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text)
-
-
-def content_stems(tokens: list[str]) -> frozenset[str]:
-    return frozenset(stem(t) for t in tokens if t.lower().rstrip(".") not in STOPWORDS and len(t) > 1)
-
-
-def entities(tokens: list[str]) -> frozenset[str]:
-    """Capitalised names, lower-cased: DeepSeek, Nvidia, Liang (stop words and generic capitals left out)."""
-    found = set()
-    for t in tokens:
-        if t[0].isupper() and len(t) > 1:
-            low = t.lower()
-            if low[-2:] in ("'s", "’s"):
-                low = low[:-2]
-            low = low.rstrip(".")
-            if len(low) > 1 and low not in NOT_ENTITIES and low not in STOPWORDS:
-                found.add(low)
-    return frozenset(found)
-
-
-def names(tokens: list[str]) -> tuple[str, ...]:
-    """Capitalised words after the first, as written, without digits: the companies and people in a sentence."""
-    out = []
-    for t in tokens[1:]:
-        if t[0].isupper() and len(t) > 2 and not t.isupper() and not any(ch.isdigit() for ch in t):
-            bare = _POSSESSIVE.sub("", t).rstrip(".")
-            low = bare.lower()
-            if low not in NOT_ENTITIES and low not in STOPWORDS:
-                out.append(bare)
-    return tuple(out)
-
-
 def shared_quantity(a: tuple[Quantity, ...], b: tuple[Quantity, ...]) -> Quantity | None:
     return next((x for x in a if x.is_significant for y in b if x.matches(y)), None)
 
@@ -233,10 +208,10 @@ def _lower_word(token: str) -> str:
     return token.lower().rstrip(".")
 
 
-def _name_keys(token: str) -> tuple[str | None, str | None] | None:
-    """A capitalised token as (entity, name), None for a lower-case one.
+def _name_keys(token: str) -> tuple[str, str | None] | None:
+    """A capitalised token as (entity, name); None for a lower-case word, a stop word or a generic capital.
 
-    entity: lower-cased, bare ("DeepSeek's" -> "deepseek"), or None for a stop word or a generic capital;
+    entity: lower-cased, bare ("DeepSeek's" -> "deepseek");
     name: as written, for the kicker, or None when it is short, an acronym or carries digits.
     """
     if not token[0].isupper():
@@ -244,7 +219,7 @@ def _name_keys(token: str) -> tuple[str | None, str | None] | None:
     low = token.lower()
     bare = (low[:-2] if low[-2:] in ("'s", "’s") else low).rstrip(".")
     if len(bare) < 2 or bare in STOPWORDS or bare in NOT_ENTITIES:
-        return None, None
+        return None
     if len(bare) > 2 and not token.isupper() and not _DIGIT.search(token):
         return bare, _POSSESSIVE.sub("", token).rstrip(".")
     return bare, None
@@ -253,19 +228,33 @@ def _name_keys(token: str) -> tuple[str | None, str | None] | None:
 _CONTENT_STEMS = WordMemo(_content_stem)
 _LOWER_WORDS = WordMemo(_lower_word)
 _NAME_KEYS = WordMemo(_name_keys)
+_ENTITY, _NAME = itemgetter(0), itemgetter(1)
 
 
 def sentence_keys(text: str) -> Keys:
+    # map/filter over memo lookups: the per-word work stays in C for every word already seen
     tokens = _WORD.findall(text)
-    # the lower-cased words: one pass over the text serves the vocabulary, the stems and the names
     vocabulary = frozenset(map(_LOWER_WORDS.__getitem__, tokens))
     stems = set(map(_CONTENT_STEMS.__getitem__, vocabulary))
     stems.discard("")
-    ents, names_ = set(), []
-    for i, keys in enumerate(map(_NAME_KEYS.__getitem__, tokens)):
-        if keys is not None and keys[0] is not None:
-            entity, name = keys
-            ents.add(entity)
-            if name is not None and i:  # a sentence's first word is not a name
-                names_.append(name)
-    return Keys(vocabulary, frozenset(stems), frozenset(ents), tuple(names_), quantities(text))
+    named = list(filter(None, map(_NAME_KEYS.__getitem__, tokens)))
+    # a sentence's first word is an entity but not a name ("Shares of ...", "Analysts said ...")
+    after_first = named[1:] if named and _NAME_KEYS[tokens[0]] is not None else named
+    return Keys(vocabulary, frozenset(stems), frozenset(map(_ENTITY, named)),
+                tuple(filter(None, map(_NAME, after_first))), quantities(text))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def content_stems(tokens: list[str]) -> frozenset[str]:
+    """The content stems of some tokens of `words` (stop words left out), as `sentence_keys` makes them."""
+    stems = set(map(_CONTENT_STEMS.__getitem__, map(_LOWER_WORDS.__getitem__, tokens)))
+    stems.discard("")
+    return frozenset(stems)
+
+
+def entities(tokens: list[str]) -> frozenset[str]:
+    """Capitalised names, lower-cased: DeepSeek, Nvidia, Liang (stop words and generic capitals left out)."""
+    return frozenset(map(_ENTITY, filter(None, map(_NAME_KEYS.__getitem__, tokens))))

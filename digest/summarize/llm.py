@@ -181,8 +181,8 @@ def merge_checked(extractive: Summary, answer: dict, *, max_points: int) -> Summ
 
 
 def _keys(text: str) -> tuple[frozenset[str], tuple[facts.Quantity, ...], frozenset[str]]:
-    tokens = facts.words(text)
-    return facts.content_stems(tokens), facts.quantities(text), facts.entities(tokens)
+    keys = facts.sentence_keys(text)
+    return keys.stems, keys.numbers, keys.entities
 
 
 def _next_unused(spare: list[KeyPoint], taken: list[KeyPoint]) -> KeyPoint | None:

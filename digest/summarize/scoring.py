@@ -14,7 +14,7 @@ from itertools import chain, repeat
 
 from ..models import Article
 from . import facts
-from .cleaning import QUOTED, clean_sentence, word_count
+from .cleaning import QUOTED, fit_length, stand_alone, word_count
 from .sentences import body_sentences
 
 W_CENTRAL = 0.35  # shares the story's vocabulary (words several outlets use)
@@ -122,11 +122,12 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
     for k, article in enumerate(articles):
         pos = -1
         for raw in body_sentences(article.text):
-            long = clean_sentence(raw, max_words * 2, screened=True)
-            if long is None:
+            whole = stand_alone(raw, screened=True)
+            long = whole and fit_length(whole, max_words * 2)
+            if not long:
                 continue
             pos += 1  # counted over usable sentences, so an ad block or a refused quote does not bury the lead
-            point = long if word_count(long) <= max_words else clean_sentence(raw, max_words, screened=True)
+            point = long if word_count(long) <= max_words else fit_length(whole, max_words)
             keys = facts.sentence_keys(long)
             quoted = sum(len(q) for q in QUOTED.findall(long)) if "“" in long or '"' in long else 0
             out.append(Candidate(
@@ -137,8 +138,8 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
     return out
 
 
-def score_candidates(cands: list[Candidate], n_articles: int) -> None:
-    """Set lead, central, concrete and base on each candidate."""
+def score_candidates(cands: list[Candidate], n_articles: int) -> Counter[str]:
+    """Set lead, central, concrete and base on each candidate; return how often the story uses each stem."""
     tf = Counter(chain.from_iterable(c.words for c in cands))
     seen_by_article: dict[int, set[str]] = {}
     for c in cands:
@@ -172,6 +173,7 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> None:
         if _BACK_REFERENCE.match(c.long):
             base *= BACK_REFERENCE_PENALTY
         c.base = base
+    return tf
 
 
 def cluster_facts(cands: list[Candidate]) -> list[Fact]:
@@ -200,14 +202,39 @@ def cluster_facts(cands: list[Candidate]) -> list[Fact]:
 
 
 def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list[Fact]:
-    """Pick up to k facts by maximal marginal relevance; a near-copy of a chosen one is folded into it."""
+    """Pick up to k facts by maximal marginal relevance; a near-copy of a chosen one is folded into it.
+
+    Lazy greedy: a fact's overlap with what is chosen only grows, so its MMR value before the newest
+    choices are counted is an upper bound. Facts come in score order, so the scan stops at the first
+    one whose best case cannot beat the leader, and most similarities are never worked out. The
+    picks are the ones an exhaustive scan makes, ties included (the earlier fact wins).
+    """
     top = max((f.score for f in pool), default=0.0) or 1.0
     picked: list[Fact] = []
     remaining = [f for f in pool if f.point]
-    # Highest similarity of each remaining fact to anything chosen so far, updated as points are picked.
-    overlap = {id(f): max((_similarity(c, f) for c in chosen), default=0.0) for f in remaining}
+    against: list[Fact | Candidate] = list(chosen)  # everything a point must not repeat, in order
+    overlap = {id(f): 0.0 for f in remaining}  # the highest similarity to against[:seen[f]]
+    seen = {id(f): 0 for f in remaining}
+
+    def value(f: Fact) -> float:
+        return MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[id(f)]
+
+    def settle(f: Fact) -> None:
+        for other in against[seen[id(f)]:]:
+            overlap[id(f)] = max(overlap[id(f)], _similarity(other, f))
+        seen[id(f)] = len(against)
+
     while remaining and len(picked) < k:
-        best = max(remaining, key=lambda f: MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[id(f)])
+        best, best_value = None, 0.0
+        for f in remaining:
+            if best is not None and MMR_LAMBDA * f.score / top <= best_value:
+                break  # this and every later fact score no higher: none can win even with no overlap
+            if best is not None and value(f) <= best_value:
+                continue  # its overlap so far already keeps it below the leader
+            settle(f)
+            if best is None or value(f) > best_value:
+                best, best_value = f, value(f)
+        assert best is not None
         remaining.remove(best)
         if overlap[id(best)] >= DUPLICATE_AT:
             twin = next((p for p in picked if p.similarity(best.rep) >= DUPLICATE_AT), None)
@@ -216,8 +243,7 @@ def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list
                 twin.sources |= best.sources
             continue  # a copy of a point already chosen (or of The Rundown)
         picked.append(best)
-        for f in remaining:
-            overlap[id(f)] = max(overlap[id(f)], best.similarity(f.rep))
+        against.append(best)
     return picked
 
 
