@@ -60,6 +60,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
+from itertools import chain
 
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
@@ -208,24 +209,24 @@ def _headline(story: Story, vocabulary: Counter[str]) -> str:
 
 def _kicker(story: Story, cands: list[Candidate]) -> str:
     """The names most outlets mention (companies, people), or the outlets when none stand out."""
-    spread: dict[str, set[int]] = {}
-    count: Counter[str] = Counter()
-    surface: dict[str, Counter[str]] = {}
+    names = list(chain.from_iterable(c.names for c in cands))
+    lowered = list(map(str.lower, names))
+    count = Counter(lowered)
+    per_article: dict[int, set[str]] = {}
     for c in cands:
-        for name in c.names:
-            low = name.lower()
-            count[low] += 1
-            spread.setdefault(low, set()).add(c.article_index)
-            forms = surface.get(low)
-            if forms is None:
-                forms = surface[low] = Counter()
-            forms[name] += 1
+        if c.names:
+            per_article.setdefault(c.article_index, set()).update(map(str.lower, c.names))
+    spread = Counter(chain.from_iterable(per_article.values()))  # how many articles name it
     needed = 2 if len(story.articles) > 1 else 1
-    ranked = sorted(count, key=lambda w: (-len(spread[w]), -count[w], w))
-    chosen = [w for w in ranked if len(spread[w]) >= needed and count[w] >= 2][:KICKER_NAMES]
-    if chosen:
-        return " · ".join(surface[w].most_common(1)[0][0] for w in chosen)
-    return " · ".join(dict.fromkeys(a.source for a in story.articles))
+    shared = [w for w, n in count.items() if n >= 2 and spread[w] >= needed]
+    chosen = sorted(shared, key=lambda w: (-spread[w], -count[w], w))[:KICKER_NAMES]
+    if not chosen:
+        return " · ".join(dict.fromkeys(a.source for a in story.articles))
+    forms: dict[str, Counter[str]] = {w: Counter() for w in chosen}  # "DeepSeek" over "Deepseek"
+    for name, low in zip(names, lowered):
+        if low in forms:
+            forms[low][name] += 1
+    return " · ".join(forms[w].most_common(1)[0][0] for w in chosen)
 
 
 def trim_summary(summary: Summary, max_words: int) -> Summary:

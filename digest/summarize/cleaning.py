@@ -124,9 +124,17 @@ _LEAD_IN = re.compile(r"^[^:“\"]{3,60}:\s+(?=[A-Z“\"])")
 _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|although|though|but)\s+")
 
 
+def _unbullet(text: str) -> str:
+    """`text` stripped of spaces and of a leading bullet or list number (the regex only runs when one may be)."""
+    text = text.strip()
+    if text[:1] in _BULLET_STARTS or text[:1].isdecimal():
+        return _BULLET.sub("", text).strip()
+    return text
+
+
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
-    bare = _BULLET.sub("", line).strip() if line[:1] in _BULLET_STARTS or line[:1].isdecimal() else line.strip()
+    bare = _unbullet(line)
     if has_digit(bare) and _DATE_ONLY.match(bare):
         return True
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
@@ -134,7 +142,7 @@ def is_boilerplate_line(line: str) -> bool:
 
 def is_heading(line: str) -> bool:
     """A section heading, a title or a dek: short and unpunctuated, or in Title Case."""
-    bare = _BULLET.sub("", line).strip()
+    bare = _unbullet(line)
     if bare.endswith(":"):
         return True
     tokens = bare.split(None, 31)  # the first 31 words and the rest: enough to tell a dek from a paragraph
@@ -196,9 +204,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     Each anchored regex runs only when a cheap test on the first characters says it could match:
     this runs on every sentence of every article.
     """
-    s = sentence.strip()
-    if s and (s[0] in _BULLET_STARTS or s[0].isdecimal()):
-        s = _BULLET.sub("", s).strip()
+    s = _unbullet(sentence)
     digits = has_digit(s)
     if digits:
         s = _BULLET.sub("", strip_dateline(s)).strip()
