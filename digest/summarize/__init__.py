@@ -190,7 +190,7 @@ def _headline(story: Story, vocabulary: Counter[str]) -> str:
 
     `vocabulary`: how often the story's sentences use each content stem.
     """
-    options = [story.headline, *(a.title for a in story.articles)]
+    options = dict.fromkeys([story.headline, *(a.title for a in story.articles)])  # a repeat cannot score higher
     best: tuple[float, str] | None = None
     for i, raw in enumerate(options):
         title = _TITLE_SUFFIX.sub("", strip_dateline(raw or "")).strip()

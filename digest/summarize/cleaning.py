@@ -161,7 +161,8 @@ def ends_sentence(text: str) -> bool:
 
 
 def strip_dateline(text: str) -> str:
-    return _LEADING_DATE.sub("", text, count=1)
+    """Without a leading date ("January 29, 2025 — ", "date 2025-01-31 "); a date needs a digit."""
+    return _LEADING_DATE.sub("", text, count=1) if has_digit(text) else text
 
 
 def word_count(text: str) -> int:
@@ -207,7 +208,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = _BULLET.sub("", strip_dateline(s)).strip()
+        s = _unbullet(strip_dateline(s))
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):
@@ -234,9 +235,12 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     return s
 
 
-def fit_length(s: str, max_words: int) -> str | None:
-    """A stand-alone sentence cut to `max_words` at a trailing clause, or None when too short or too long."""
-    n = word_count(s)
+def fit_length(s: str, max_words: int, n: int | None = None) -> str | None:
+    """A stand-alone sentence cut to `max_words` at a trailing clause, or None when too short or too long.
+
+    `n`: its word count, when the caller has it already.
+    """
+    n = word_count(s) if n is None else n
     if n < MIN_POINT_WORDS:
         return None
     if n > max_words:

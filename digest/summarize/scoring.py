@@ -123,11 +123,15 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
         pos = -1
         for raw in body_sentences(article.text):
             whole = stand_alone(raw, screened=True)
-            long = whole and fit_length(whole, max_words * 2)
-            if not long:
+            if whole is None:
+                continue
+            n = word_count(whole)
+            long = fit_length(whole, max_words * 2, n)
+            if long is None:
                 continue
             pos += 1  # counted over usable sentences, so an ad block or a refused quote does not bury the lead
-            point = long if word_count(long) <= max_words else fit_length(whole, max_words)
+            fits = n <= max_words if long is whole else word_count(long) <= max_words
+            point = long if fits else fit_length(whole, max_words, n)
             keys = facts.sentence_keys(long)
             quoted = sum(len(q) for q in QUOTED.findall(long)) if "“" in long or '"' in long else 0
             out.append(Candidate(
