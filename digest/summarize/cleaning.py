@@ -53,10 +53,13 @@ _FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
     ]
     for word in words.split()
 }
-_FURNITURE_WORD_SET = frozenset(_FURNITURE_WORDS)
+# The same words as bytes: the words of a lower-cased text (its runs of a-z) are found by one bytes.translate
+# that blanks every other byte, and a split, at a third of the cost of a regex findall.
+_FURNITURE_BYTES = {word.encode(): pattern for word, pattern in _FURNITURE_WORDS.items()}
+_FURNITURE_BYTE_SET = frozenset(_FURNITURE_BYTES)
+_ONLY_A_TO_Z = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
 _FURNITURE_MARK = re.compile(r"©|https?://|www\.|\.(?:com|org|net|io)/")
 _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
-_LOWER_WORD = re.compile(r"[a-z]+")
 
 
 def has_boilerplate(text: str) -> bool:
@@ -64,8 +67,8 @@ def has_boilerplate(text: str) -> bool:
     low = text.lower()
     if _FURNITURE_MARK.search(low) or ("@" in low and _EMAIL_ADDRESS.search(low)):
         return True
-    for word in _FURNITURE_WORD_SET.intersection(_LOWER_WORD.findall(low)):
-        pattern = _FURNITURE_WORDS[word]
+    for word in _FURNITURE_BYTE_SET.intersection(low.encode().translate(_ONLY_A_TO_Z).split()):
+        pattern = _FURNITURE_BYTES[word]
         if pattern is None or pattern.search(low):
             return True
     return False

@@ -188,7 +188,7 @@ def similarity(words_a: frozenset[str], nums_a: tuple[Quantity, ...], ents_a: fr
 class Keys(NamedTuple):
     """Everything the scorer compares about one sentence."""
 
-    vocabulary: frozenset[str]  # lower-cased words
+    vocabulary: tuple[str, ...]  # lower-cased words, in order
     stems: frozenset[str]  # content stems (no stop words)
     entities: frozenset[str]  # lower-cased names, sentence-initial ones included
     names: tuple[str, ...]  # names after the first word, as written, without digits
@@ -232,16 +232,15 @@ _ENTITY, _NAME = itemgetter(0), itemgetter(1)
 
 
 def sentence_keys(text: str) -> Keys:
-    # map/filter over memo lookups: the per-word work stays in C for every word already seen
+    # map/filter over memo lookups: the per-word work stays in C for every word already seen, and the
+    # words stay a tuple (a set of them would cost more to build than the few keyword tests it speeds)
     tokens = _WORD.findall(text)
-    vocabulary = frozenset(map(_LOWER_WORDS.__getitem__, tokens))
-    stems = set(map(_CONTENT_STEMS.__getitem__, vocabulary))
-    stems.discard("")
+    vocabulary = tuple(map(_LOWER_WORDS.__getitem__, tokens))
     named = list(filter(None, map(_NAME_KEYS.__getitem__, tokens)))
     # a sentence's first word is an entity but not a name ("Shares of ...", "Analysts said ...")
     after_first = named[1:] if named and _NAME_KEYS[tokens[0]] is not None else named
-    return Keys(vocabulary, frozenset(stems), frozenset(map(_ENTITY, named)),
-                tuple(filter(None, map(_NAME, after_first))), quantities(text))
+    return Keys(vocabulary, frozenset(filter(None, map(_CONTENT_STEMS.__getitem__, vocabulary))),
+                frozenset(map(_ENTITY, named)), tuple(filter(None, map(_NAME, after_first))), quantities(text))
 
 
 def words(text: str) -> list[str]:
@@ -250,9 +249,7 @@ def words(text: str) -> list[str]:
 
 def content_stems(tokens: list[str]) -> frozenset[str]:
     """The content stems of some tokens of `words` (stop words left out), as `sentence_keys` makes them."""
-    stems = set(map(_CONTENT_STEMS.__getitem__, map(_LOWER_WORDS.__getitem__, tokens)))
-    stems.discard("")
-    return frozenset(stems)
+    return frozenset(filter(None, map(_CONTENT_STEMS.__getitem__, map(_LOWER_WORDS.__getitem__, tokens))))
 
 
 def entities(tokens: list[str]) -> frozenset[str]:

@@ -66,7 +66,7 @@ class Candidate:
     numbers: tuple[facts.Quantity, ...]
     entities: frozenset[str]
     quote_share: float
-    vocabulary: frozenset[str] = frozenset()  # lower-cased words, for keyword tests
+    vocabulary: tuple[str, ...] = ()  # lower-cased words, for keyword tests
     names: tuple[str, ...] = ()  # capitalised words inside the sentence, as written (for the kicker)
     lead: float = 0.0
     central: float = 0.0
@@ -165,12 +165,12 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> Counter[str]:
         significant = sum(1 for q in c.numbers if q.is_significant) if c.numbers else 0
         minor = min(2, len(c.numbers) - significant)  # versions, small counts, days and years
         c.concrete = min(1.0, 0.3 * significant + 0.1 * minor + 0.12 * len(c.entities)
-                         + (0.1 if not c.vocabulary.isdisjoint(_DATE_WORDS) else 0))
+                         + (0.1 if not _DATE_WORDS.isdisjoint(c.vocabulary) else 0))
         c.lead = 1.0 / (1.0 + c.position / LEAD_HALF_LIFE)
         base = W_CENTRAL * c.central + W_CONCRETE * c.concrete + W_LEAD * c.lead
         if c.quote_share > 0.4:
             base *= QUOTE_PENALTY
-        if not significant and not c.vocabulary.isdisjoint(_HEDGE_WORDS):
+        if not significant and not _HEDGE_WORDS.isdisjoint(c.vocabulary):
             base *= HEDGE_PENALTY
         if not c.numbers and not c.entities:
             base *= GENERIC_PENALTY
@@ -273,7 +273,7 @@ def _impacts(c: Candidate) -> set[str]:
 
 def is_consequence(c: Candidate) -> bool:
     """A sentence about what happens next: a modal or future verb and an effect on someone or something."""
-    has_modal = not c.vocabulary.isdisjoint(_MODAL_WORDS) or _MODAL_PHRASE.search(c.long.lower()) is not None
+    has_modal = not _MODAL_WORDS.isdisjoint(c.vocabulary) or _MODAL_PHRASE.search(c.long.lower()) is not None
     return has_modal and bool(_impacts(c))
 
 
