@@ -52,6 +52,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_ASCII_BYTES = bytes(range(128))
 _MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _MONTH_BEFORE = re.compile(rf"{_MONTH_NAME}\s+$", re.IGNORECASE)
 _MONTH_AFTER = re.compile(rf"\s+{_MONTH_NAME}\b", re.IGNORECASE)
@@ -83,34 +84,42 @@ class Quantity(NamedTuple):
 
 
 def has_digit(text: str) -> bool:
-    """Ten C-level substring scans beat a regex search on ASCII text, and most sentences hold no digit."""
+    """Ten C-level substring scans beat a regex search, and most sentences hold no digit.
+
+    Curly quotes and dashes make half the sentences non-ASCII; their other Unicode digits are looked for
+    only among the non-ASCII characters (the UTF-8 bytes left once the ASCII ones are deleted).
+    """
+    if ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text
+            or "6" in text or "7" in text or "8" in text or "9" in text):
+        return True
     if text.isascii():
-        return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text
-                or "6" in text or "7" in text or "8" in text or "9" in text)
-    return _DIGIT.search(text) is not None
+        return False
+    try:
+        others = text.encode().translate(None, _ASCII_BYTES).decode()
+    except UnicodeEncodeError:  # a lone surrogate
+        others = text
+    return _DIGIT.search(others) is not None
 
 
 def quantities(text: str) -> tuple[Quantity, ...]:
     """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
     if not has_digit(text):
         return ()
-    first_digit = _DIGIT.search(text)
     found = []
-    # a number starts at most 5 characters before its first digit ("US$ .5"): no need to scan the text before
-    for m in _NUMBER.finditer(text, max(0, first_digit.start() - 5)):
-        raw = m.group("num").replace(",", "")
+    for m in _NUMBER.finditer(text, *_number_span(text)):
+        cur, num, scale, pct = m.groups()
+        raw = num.replace(",", "")
         try:
             value = float(raw)
         except ValueError:
             continue
-        scale = (m.group("scale") or "").lower()
         if scale:
-            value *= _SCALE[scale]
-        if m.group("pct"):
+            value *= _SCALE[scale.lower()]
+        if pct:
             found.append(Quantity("percent", value))
-        elif m.group("cur"):
+        elif cur:
             found.append(Quantity("money", value))
-        elif not scale and "." not in raw and 1900 <= value <= 2100 and len(m.group("num")) == 4:
+        elif not scale and "." not in raw and 1900 <= value <= 2100 and len(num) == 4:
             found.append(Quantity("year", value))
         elif not scale and value <= 31 and (_MONTH_BEFORE.search(text, max(0, m.start() - 12), m.start())
                                             or _MONTH_AFTER.match(text, m.end())):
@@ -118,6 +127,20 @@ def quantities(text: str) -> tuple[Quantity, ...]:
         else:
             found.append(Quantity("count", value))
     return tuple(found)
+
+
+def _number_span(text: str) -> tuple[int, int]:
+    """Where _NUMBER can match in a text holding a digit: the slow regex need not scan the rest.
+
+    A number starts at most 5 characters before its first digit ("US$ .5"), and the regex reads at most
+    19 characters past a number's last digit (" thousand per cent" and the character after it).
+    """
+    first = _DIGIT.search(text).start()
+    if text.isascii():  # ten C-level scans from the end
+        last = max(map(text.rfind, "0123456789"))
+    else:
+        last = len(text) - 1 - _DIGIT.search(text[::-1]).start()
+    return max(0, first - 5), last + 20
 
 
 MEMO_WORDS = 50_000  # words a WordMemo holds before it is emptied and starts again
