@@ -43,9 +43,10 @@ _SCALE = {
     "b": 1e9, "bn": 1e9, "billion": 1e9,
     "t": 1e12, "tn": 1e12, "trillion": 1e12,
 }
-# A number not glued to letters (so "H800", "A100", "36Kr" and "GPT-4o" are names, not figures).
+# A number not glued to letters (so "H800", "A100", "36Kr" and "GPT-4o" are names, not figures). It opens
+# with a currency, a space, a digit or a point: the first look-ahead spares most positions the whole pattern.
 _NUMBER = re.compile(
-    r"(?<![A-Za-z\d.])(?P<cur>US\$|\$|€|£|¥|USD|EUR|GBP)?\s?"
+    r"(?=[\d.\s$€£¥UEG])(?<![A-Za-z\d.])(?P<cur>US\$|\$|€|£|¥|USD|EUR|GBP)?\s?"
     r"(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|mln|bn|tn|[kmbt])\b)?"
     r"\s?(?P<pct>%|percent\b|per cent\b)?(?![A-Za-z\d])",
