@@ -106,8 +106,10 @@ def quantities(text: str) -> tuple[Quantity, ...]:
     """Every number in `text`, normalised: "$5.6 million" -> money 5.6e6, "nearly 17 percent" -> percent 17."""
     if not has_digit(text):
         return ()
+    first_digit = _DIGIT.search(text)
     found = []
-    for m in _NUMBER.finditer(text, *_number_span(text)):
+    # a number starts at most 5 characters before its first digit ("US$ .5"): no need to scan the text before
+    for m in _NUMBER.finditer(text, max(0, first_digit.start() - 5)):
         cur, num, scale, pct = m.groups()
         raw = num.replace(",", "")
         try:
@@ -128,20 +130,6 @@ def quantities(text: str) -> tuple[Quantity, ...]:
         else:
             found.append(Quantity("count", value))
     return tuple(found)
-
-
-def _number_span(text: str) -> tuple[int, int]:
-    """Where _NUMBER can match in a text holding a digit: the slow regex need not scan the rest.
-
-    A number starts at most 5 characters before its first digit ("US$ .5"), and the regex reads at most
-    19 characters past a number's last digit (" thousand per cent" and the character after it).
-    """
-    first = _DIGIT.search(text).start()
-    if text.isascii():  # ten C-level scans from the end
-        last = max(map(text.rfind, "0123456789"))
-    else:
-        last = len(text) - 1 - _DIGIT.search(text[::-1]).start()
-    return max(0, first - 5), last + 20
 
 
 MEMO_WORDS = 50_000  # words a WordMemo holds before it is emptied and starts again
