@@ -65,7 +65,9 @@ _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
 def has_boilerplate(text: str) -> bool:
     """Subscribe prompts, share links, ads, "Read online", credits, URLs and the like, anywhere in `text`."""
     low = text.lower()
-    if _FURNITURE_MARK.search(low) or ("@" in low and _EMAIL_ADDRESS.search(low)):
+    if "©" in low or "www." in low or ("/" in low and _FURNITURE_MARK.search(low)):
+        return True  # the mark regex only runs for its URL parts, which all hold a "/"
+    if "@" in low and _EMAIL_ADDRESS.search(low):
         return True
     for word in _FURNITURE_BYTE_SET.intersection(low.encode().translate(_ONLY_A_TO_Z).split()):
         pattern = _FURNITURE_BYTES[word]
@@ -138,7 +140,7 @@ def _unbullet(text: str) -> str:
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
     bare = _unbullet(line)
-    if has_digit(bare) and _DATE_ONLY.match(bare):
+    if _DATE_ONLY.match(bare):  # fails at once on prose: cheaper than a has_digit pre-check
         return True
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
 
