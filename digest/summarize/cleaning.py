@@ -110,15 +110,18 @@ _LEANING_START = frozenset(
     "he she they it this that these those his her their its them we our us i my you your such both another "
     "others which who whose here thereby there's that's it's they're he's she's".split()
 )
-_PRONOUN_ATTRIBUTION = re.compile(
-    r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
-    re.IGNORECASE,
-)
+# ", he said", "” they told": one alternative per mark, so that every alternative opens with a literal character.
+_PRONOUN_ATTRIBUTION = re.compile("|".join(
+    rf"{mark}(?i:\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b)"
+    for mark in ',”"’'))
 # A first- or second-person word standing alone (not "you'd", not "Iowa"): a whole run of letters and apostrophes.
 # Each word's first letter comes first, its lookbehind after, so the regex engine can skip ahead to those letters.
 _FIRST_PERSON = re.compile("|".join(
     rf"{w[0]}(?<![A-Za-z']{w[0]}){w[1:]}(?![A-Za-z'])"
     for w in "I I'm we We we're We're us our Our my My you You your Your".split()))
+# Both in one scan, for a sentence with no quotation in it (the first-person test skips quotations). Every
+# alternative opens with a literal character, so the engine still skips ahead to those characters.
+_ATTRIBUTION_OR_FIRST_PERSON = re.compile(f"{_PRONOUN_ATTRIBUTION.pattern}|{_FIRST_PERSON.pattern}")
 QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _NAMED_SPEAKER = re.compile(r"[”\"]\s*,?\s*[A-Z][\w.]+")
 _CLOSERS = "\"”’')]"
@@ -213,7 +216,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = _unbullet(strip_dateline(s))
+        s = _unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline, its digit test done
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):
@@ -230,12 +233,15 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
         return None
     first = s.split(None, 1)[0].lower().strip("“\"‘'(,")
-    if first in _LEANING_START or not _balanced_quotes(s) or _PRONOUN_ATTRIBUTION.search(s):
+    if first in _LEANING_START or not _balanced_quotes(s):
+        return None
+    if "“" not in s and '"' not in s:
+        return None if _ATTRIBUTION_OR_FIRST_PERSON.search(s) else s
+    if _PRONOUN_ATTRIBUTION.search(s):
         return None
     if s[0] in "“\"" and not _NAMED_SPEAKER.search(s):
         return None  # a quote with no named speaker after it
-    outside_quotes = QUOTED.sub("", s) if ("“" in s or '"' in s) else s
-    if _FIRST_PERSON.search(outside_quotes):
+    if _FIRST_PERSON.search(QUOTED.sub("", s)):
         return None
     return s
 
