@@ -230,8 +230,8 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _strip_connectives(s)
     if not s or not (s[0].isupper() or s[0].isdigit() or s[0] in "$“\"€£"):
         return None  # starts mid-sentence: a split error or a fragment
-    if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
-        return None
+    if s.rstrip(_CLOSERS)[-1:] not in (".", "!", "…"):
+        return None  # a fragment, a question or a lead-in to a list
     first = s.split(None, 1)[0].lower().strip("“\"‘'(,")
     if first in _LEANING_START or not _balanced_quotes(s):
         return None
