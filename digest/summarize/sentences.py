@@ -11,6 +11,7 @@ import re
 
 from .cleaning import has_boilerplate, is_boilerplate_line, is_heading
 
+# None is longer than six characters: split_sentences counts on it.
 _ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof sr jr st mt inc ltd co corp plc llc gov sen rep gen col lt sgt capt vs etc al approx
 fig no nos vol est dept univ ave blvd jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.u
@@ -31,9 +32,11 @@ def split_sentences(paragraph: str) -> list[str]:
     start = 0
     only_periods = "!" not in paragraph and "?" not in paragraph and "…" not in paragraph
     for m in (_PERIOD_BOUNDARY if only_periods else _BOUNDARY).finditer(paragraph):
-        if paragraph[m.start()] == ".":
-            # the word the period ends: an abbreviation or an initial does not end the sentence
-            last = paragraph[max(start, m.start() - 30) : m.start() + 1].rsplit(None, 1)
+        period = m.start()
+        # the word the period ends: an abbreviation or an initial does not end the sentence. Seven letters or digits
+        # before the period make a word longer than any abbreviation: the common case, told without finding the word.
+        if paragraph[period] == "." and not (period - 7 >= start and paragraph[period - 7 : period].isalnum()):
+            last = paragraph[max(start, period - 30) : period + 1].rsplit(None, 1)
             word = last[-1].rstrip(".").lstrip("(\"“‘'").lower() if last else ""
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
