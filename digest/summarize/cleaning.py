@@ -216,7 +216,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = _unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline, its digit test done
+        s = _unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline without a second digit test
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):

@@ -32,11 +32,11 @@ def split_sentences(paragraph: str) -> list[str]:
     start = 0
     only_periods = "!" not in paragraph and "?" not in paragraph and "…" not in paragraph
     for m in (_PERIOD_BOUNDARY if only_periods else _BOUNDARY).finditer(paragraph):
-        period = m.start()
-        # the word the period ends: an abbreviation or an initial does not end the sentence. Seven letters or digits
+        stop = m.start()  # the first . ! ? or …
+        # the word a period ends: an abbreviation or an initial does not end the sentence. Seven letters or digits
         # before the period make a word longer than any abbreviation: the common case, told without finding the word.
-        if paragraph[period] == "." and not (period - 7 >= start and paragraph[period - 7 : period].isalnum()):
-            last = paragraph[max(start, period - 30) : period + 1].rsplit(None, 1)
+        if paragraph[stop] == "." and not (stop - 7 >= start and paragraph[stop - 7 : stop].isalnum()):
+            last = paragraph[max(start, stop - 30) : stop + 1].rsplit(None, 1)
             word = last[-1].rstrip(".").lstrip("(\"“‘'").lower() if last else ""
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
