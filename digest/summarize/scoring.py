@@ -98,17 +98,6 @@ class Fact:
         ordered = sorted(self.members, key=lambda m: m.article_index)
         return tuple(dict.fromkeys(m.article_id for m in ordered))
 
-    def matches(self, cand: Candidate) -> bool:
-        words, size, ents, has_numbers = cand.words, len(cand.words), cand.entities, bool(cand.numbers)
-        for m in self.members:
-            # cheap Dice first; the number-and-name test only when both carry numbers and share a name
-            total = size + len(m.words)
-            if total and 2 * len(words & m.words) >= DUPLICATE_AT * total:
-                return True
-            if has_numbers and m.numbers and not ents.isdisjoint(m.entities) and m.similarity(cand) >= DUPLICATE_AT:
-                return True
-        return False
-
     def similarity(self, other: Candidate | Fact) -> float:
         cand = other.rep if isinstance(other, Fact) else other
         if len(self.members) == 1:
@@ -187,22 +176,43 @@ def cluster_facts(cands: list[Candidate]) -> list[Fact]:
     ranked = sorted(cands, key=lambda c: (-c.base, c.article_index, c.position))[
         : min(high, max(low, CLUSTERED_PER_ARTICLE * articles))]
     clusters: list[Fact] = []
+    fact_of: dict[Candidate, Fact] = {}  # every candidate grouped so far, in the order it was
     for c in ranked:
-        homes = [f for f in clusters if f.matches(c)]
+        homes = _facts_stating(c, fact_of)
         if not homes:
-            clusters.append(Fact([c], sources={c.source}))
+            fact_of[c] = Fact([c], sources={c.source})
+            clusters.append(fact_of[c])
             continue
+        homes.sort(key=clusters.index)
         home = homes[0]
         for other in homes[1:]:  # c bridges two facts told in different words: they are one
             home.members.extend(other.members)
             home.sources |= other.sources
             clusters.remove(other)
+            fact_of.update(dict.fromkeys(other.members, home))
         home.members.append(c)
         home.sources.add(c.source)
+        fact_of[c] = home
     for f in clusters:
         f.score = f.rep.base * (1 + SUPPORT_GAIN * math.log2(len(f.sources)))
     clusters.sort(key=lambda f: -f.score)
     return clusters
+
+
+def _facts_stating(cand: Candidate, fact_of: dict[Candidate, Fact]) -> list[Fact]:
+    """The facts holding a sentence that states what `cand` states (one flat scan: most facts have one member)."""
+    words, size, ents, has_numbers = cand.words, len(cand.words), cand.entities, bool(cand.numbers)
+    found: list[Fact] = []
+    for m, fact in fact_of.items():
+        if fact in found:
+            continue
+        # cheap Dice first; the number-and-name test only when both carry numbers and share a name
+        total = size + len(m.words)
+        if ((total and 2 * len(words & m.words) >= DUPLICATE_AT * total)
+                or (has_numbers and m.numbers and not ents.isdisjoint(m.entities)
+                    and m.similarity(cand) >= DUPLICATE_AT)):
+            found.append(fact)
+    return found
 
 
 def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list[Fact]:
