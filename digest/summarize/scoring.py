@@ -41,8 +41,10 @@ _DATE_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april june july august "
     "september october november december yesterday".split())
 _MODAL_WORDS = frozenset("could will would may might".split())
-_MODAL_PHRASE = re.compile(
-    "likely to|expected to|set to|poised to|stands to|threaten|is likely|are likely|highly likely")
+# plain substrings of the lower-cased text (C-level `in`: about twice as fast as one regex alternation)
+_MODAL_PHRASES = (
+    "likely to", "expected to", "set to", "poised to", "stands to", "threaten", "is likely", "are likely",
+    "highly likely")
 _IMPACT_WORDS = frozenset(
     "reshape shift impact pressure cost costs price prices pricing market markets industry adoption change changes "
     "cheaper jobs consumers customers users developers economy rules policy policies landscape global worldwide "
@@ -282,9 +284,13 @@ def _impacts(c: Candidate) -> set[str]:
 
 
 def is_consequence(c: Candidate) -> bool:
-    """A sentence about what happens next: a modal or future verb and an effect on someone or something."""
-    has_modal = not _MODAL_WORDS.isdisjoint(c.vocabulary) or _MODAL_PHRASE.search(c.long.lower()) is not None
-    return has_modal and bool(_impacts(c))
+    """A sentence about what happens next: a modal or future verb and an effect on someone or something.
+
+    The effect is tested first: half the sentences name none, and a modal verb is often only a phrase.
+    """
+    low = c.long.lower()
+    names_effect = any(map(_IMPACT_KEYS.__getitem__, c.vocabulary)) or any(map(low.__contains__, _IMPACT_PHRASES))
+    return names_effect and (not _MODAL_WORDS.isdisjoint(c.vocabulary) or any(map(low.__contains__, _MODAL_PHRASES)))
 
 
 def consequence_strength(c: Candidate) -> float:
