@@ -163,9 +163,14 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
 def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:
     best: tuple[float, str] | None = None
     for c in cands:
-        if not c.point or c.quote_share > 0.4 or not is_consequence(c):
+        if not c.point or c.quote_share > 0.4:
             continue
-        ceiling = 0.4 * c.central + 0.4 * consequence_strength(c) + 0.2 * min(1.0, len(c.entities) / 2)
+        names = 0.2 * min(1.0, len(c.entities) / 2)
+        if best is not None and 0.4 * c.central + 0.4 + names <= best[0]:
+            continue  # cannot win even naming every effect: spare the keyword tests
+        if not is_consequence(c):
+            continue
+        ceiling = 0.4 * c.central + 0.4 * consequence_strength(c) + names
         if best is not None and ceiling <= best[0]:
             continue  # cannot win even with no overlap: spare the similarity to every chosen point
         overlap = max((f.similarity(c) for f in chosen), default=0.0)
