@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, repeat
+from operator import attrgetter
 
 from ..models import Article
 from . import facts
@@ -79,6 +80,9 @@ class Candidate:
         return facts.similarity(self.words, self.numbers, self.entities, other.words, other.numbers, other.entities)
 
 
+_ARTICLE_INDEX, _ARTICLE_ID = attrgetter("article_index"), attrgetter("article_id")
+
+
 @dataclass(eq=False)
 class Fact:
     """Sentences from one or more outlets stating the same fact; the best-scored one speaks for all."""
@@ -93,12 +97,15 @@ class Fact:
 
     @property
     def point(self) -> str | None:
-        return next((m.point for m in self.members if m.point), None)
+        for m in self.members:  # a plain loop: most facts' first member has a point
+            if m.point:
+                return m.point
+        return None
 
     @property
     def article_ids(self) -> tuple[str, ...]:
-        ordered = sorted(self.members, key=lambda m: m.article_index)
-        return tuple(dict.fromkeys(m.article_id for m in ordered))
+        ordered = sorted(self.members, key=_ARTICLE_INDEX)
+        return tuple(dict.fromkeys(map(_ARTICLE_ID, ordered)))
 
     def similarity(self, other: Candidate | Fact) -> float:
         cand = other.rep if isinstance(other, Fact) else other
