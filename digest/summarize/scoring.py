@@ -107,8 +107,8 @@ class Fact:
         ordered = sorted(self.members, key=_ARTICLE_INDEX)
         return tuple(dict.fromkeys(map(_ARTICLE_ID, ordered)))
 
-    def similarity(self, other: Candidate | Fact) -> float:
-        cand = other.rep if isinstance(other, Fact) else other
+    def similarity(self, cand: Candidate) -> float:
+        """How far `cand` states this fact: its highest similarity to the first three members."""
         if len(self.members) == 1:
             return self.members[0].similarity(cand)
         return max(m.similarity(cand) for m in self.members[:3])
@@ -243,9 +243,10 @@ def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list
         return MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[id(f)]
 
     def settle(f: Fact) -> None:
+        high = overlap[id(f)]
         for other in against[seen[id(f)]:]:
-            overlap[id(f)] = max(overlap[id(f)], _similarity(other, f))
-        seen[id(f)] = len(against)
+            high = max(high, _similarity(other, f))
+        overlap[id(f)], seen[id(f)] = high, len(against)
 
     while remaining and len(picked) < k:
         best, best_value = None, 0.0
