@@ -60,7 +60,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
-from itertools import chain
+from itertools import chain, repeat
 
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
@@ -198,18 +198,26 @@ def _headline(story: Story, vocabulary: Counter[str]) -> str:
     options = dict.fromkeys([story.headline, *(a.title for a in story.articles)])  # a repeat cannot score higher
     best: tuple[float, str] | None = None
     for i, raw in enumerate(options):
-        title = _TITLE_SUFFIX.sub("", strip_dateline(raw or "")).strip()
+        title = _without_site_name(strip_dateline(raw or "")).strip()
         n = word_count(title)
         if not 4 <= n <= 18 or title.endswith(":") or has_boilerplate(title):
             continue
         stems = facts.content_stems(facts.words(title))
-        coverage = sum(min(vocabulary[w], 5) for w in stems) / (5 * max(len(stems), 1))
+        uses = map(vocabulary.get, stems, repeat(0))  # .get: a Counter's __missing__ is a Python call
+        coverage = sum(map(min, uses, repeat(5))) / (5 * max(len(stems), 1))
         value = coverage - 0.02 * max(0, n - 12) + (0.05 if i == 0 else 0.0)
         if best is None or value > best[0]:
             best = (value, title)
     if best:
         return best[1]
     return story.headline or (story.articles[0].title if story.articles else "")
+
+
+def _without_site_name(title: str) -> str:
+    """ "Nvidia loses $593bn | The Verge" -> "Nvidia loses $593bn"; most titles hold no separator for the regex."""
+    if "|" in title or "-" in title or "–" in title or "—" in title:
+        return _TITLE_SUFFIX.sub("", title)
+    return title
 
 
 def _kicker(story: Story, cands: list[Candidate]) -> str:
