@@ -143,17 +143,7 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
 def score_candidates(cands: list[Candidate], n_articles: int) -> Counter[str]:
     """Set lead, central, concrete and base on each candidate; return how often the story uses each stem."""
     tf = Counter(chain.from_iterable(c.words for c in cands))
-    seen_by_article: dict[int, set[str]] = {}
-    for c in cands:
-        seen_by_article.setdefault(c.article_index, set()).update(c.words)
-    df = Counter(chain.from_iterable(seen_by_article.values()))
-    # topic weight of a word: 0.7 x share of the other articles using it + 0.3 x its repetition (capped);
-    # a word used once weighs 0, so only repeated words are kept (a missing word adds 0.0, the same sum)
-    if n_articles > 1:
-        weights = {w: 0.7 * ((df[w] - 1) / (n_articles - 1)) + 0.3 * min(1.0, (n - 1) / 4)
-                   for w, n in tf.items() if n > 1}
-    else:
-        weights = {w: min(1.0, (n - 1) / 4) for w, n in tf.items() if n > 1}
+    weights = _topic_weights(cands, n_articles, tf)
     for c in cands:
         central = sum(map(weights.get, c.words, repeat(0.0)))
         c.central = central / max(len(c.words), 4) ** CENTRAL_LENGTH_EXPONENT
@@ -172,10 +162,27 @@ def score_candidates(cands: list[Candidate], n_articles: int) -> Counter[str]:
             base *= HEDGE_PENALTY
         if not c.numbers and not c.entities:
             base *= GENERIC_PENALTY
-        if _BACK_REFERENCE.match(c.long):
+        if c.long.startswith("The ") and _BACK_REFERENCE.match(c.long):
             base *= BACK_REFERENCE_PENALTY
         c.base = base
     return tf
+
+
+def _topic_weights(cands: list[Candidate], n_articles: int, tf: Counter[str]) -> dict[str, float]:
+    """Topic weight of each word used more than once (a word used once weighs 0: a missing word adds 0.0).
+
+    0.7 x share of the other articles using it + 0.3 x its repetition (capped at five uses); with one
+    article, its repetition alone. Both terms come from small tables: few distinct values, many words.
+    """
+    if n_articles < 2:
+        return {w: min(1.0, (n - 1) / 4) for w, n in tf.items() if n > 1}
+    seen_by_article: dict[int, set[str]] = {}
+    for c in cands:
+        seen_by_article.setdefault(c.article_index, set()).update(c.words)
+    df = Counter(chain.from_iterable(seen_by_article.values()))
+    share = [0.7 * ((d - 1) / (n_articles - 1)) for d in range(len(seen_by_article) + 1)]  # by articles using it
+    repetition = {n: 0.3 * min(1.0, (n - 1) / 4) for n in (2, 3, 4)}  # 0.3 from five uses on
+    return {w: share[df[w]] + repetition.get(n, 0.3) for w, n in tf.items() if n > 1}
 
 
 def cluster_facts(cands: list[Candidate]) -> list[Fact]:
