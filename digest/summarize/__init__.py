@@ -116,7 +116,8 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
 
     rundown, used = _rundown(clusters, cands, max_words)
     chosen: list[Fact | Candidate] = list(used)
-    pool = [f for f in clusters if not any(f is u or (isinstance(u, Candidate) and u in f.members) for u in used)]
+    taken = set(used)  # facts and candidates hash by identity
+    pool = [f for f in clusters if f not in taken and taken.isdisjoint(f.members)]
     picked = select_mmr(pool, chosen, max_points)
     if len(picked) < min_points:
         log.debug("story=%s only %d points qualify (min %d)", story.id, len(picked), min_points)
