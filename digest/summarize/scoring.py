@@ -80,7 +80,7 @@ class Candidate:
         return facts.similarity(self.words, self.numbers, self.entities, other.words, other.numbers, other.entities)
 
 
-_ARTICLE_INDEX, _ARTICLE_ID = attrgetter("article_index"), attrgetter("article_id")
+_ARTICLE_INDEX, _ARTICLE_ID, _SCORE = attrgetter("article_index"), attrgetter("article_id"), attrgetter("score")
 
 
 @dataclass(eq=False)
@@ -211,7 +211,7 @@ def cluster_facts(cands: list[Candidate]) -> list[Fact]:
         fact_of[c] = home
     for f in clusters:
         f.score = f.rep.base * (1 + SUPPORT_GAIN * math.log2(len(f.sources)))
-    clusters.sort(key=lambda f: -f.score)
+    clusters.sort(key=_SCORE, reverse=True)  # stable: equal scores keep their order
     return clusters
 
 
