@@ -242,17 +242,17 @@ def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list
     picked: list[Fact] = []
     remaining = [f for f in pool if f.point]
     against: list[Fact | Candidate] = list(chosen)  # everything a point must not repeat, in order
-    overlap = {id(f): 0.0 for f in remaining}  # the highest similarity to against[:seen[f]]
-    seen = {id(f): 0 for f in remaining}
+    overlap = dict.fromkeys(remaining, 0.0)  # the highest similarity to against[:seen[f]] (facts hash by identity)
+    seen = dict.fromkeys(remaining, 0)
 
     def value(f: Fact) -> float:
-        return MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[id(f)]
+        return MMR_LAMBDA * f.score / top - (1 - MMR_LAMBDA) * overlap[f]
 
     def settle(f: Fact) -> None:
-        high = overlap[id(f)]
-        for other in against[seen[id(f)]:]:
+        high = overlap[f]
+        for other in against[seen[f]:]:
             high = max(high, _similarity(other, f))
-        overlap[id(f)], seen[id(f)] = high, len(against)
+        overlap[f], seen[f] = high, len(against)
 
     while remaining and len(picked) < k:
         best, best_value = None, 0.0
@@ -262,11 +262,12 @@ def select_mmr(pool: list[Fact], chosen: list[Fact | Candidate], k: int) -> list
             if best is not None and value(f) <= best_value:
                 continue  # its overlap so far already keeps it below the leader
             settle(f)
-            if best is None or value(f) > best_value:
-                best, best_value = f, value(f)
+            settled = value(f)
+            if best is None or settled > best_value:
+                best, best_value = f, settled
         assert best is not None
         remaining.remove(best)
-        if overlap[id(best)] >= DUPLICATE_AT:
+        if overlap[best] >= DUPLICATE_AT:
             twin = next((p for p in picked if p.similarity(best.rep) >= DUPLICATE_AT), None)
             if twin is not None:
                 twin.members.extend(best.members)
