@@ -60,7 +60,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import replace
-from itertools import chain
+from itertools import chain, repeat
 
 from ..config import LLMSection, SummarizeSection
 from ..models import KeyPoint, Story, Summary
@@ -116,7 +116,8 @@ def summarize_extractive(story: Story, settings: SummarizeSection, *, max_points
 
     rundown, used = _rundown(clusters, cands, max_words)
     chosen: list[Fact | Candidate] = list(used)
-    pool = [f for f in clusters if not any(f is u or (isinstance(u, Candidate) and u in f.members) for u in used)]
+    taken = set(used)  # facts and candidates hash by identity
+    pool = [f for f in clusters if f not in taken and taken.isdisjoint(f.members)]
     picked = select_mmr(pool, chosen, max_points)
     if len(picked) < min_points:
         log.debug("story=%s only %d points qualify (min %d)", story.id, len(picked), min_points)
@@ -163,9 +164,14 @@ def _rundown(clusters: list[Fact], cands: list[Candidate], max_words: int) -> tu
 def _why_it_matters(cands: list[Candidate], chosen: list[Fact | Candidate]) -> str | None:
     best: tuple[float, str] | None = None
     for c in cands:
-        if not c.point or c.quote_share > 0.4 or not is_consequence(c):
+        if not c.point or c.quote_share > 0.4:
             continue
-        ceiling = 0.4 * c.central + 0.4 * consequence_strength(c) + 0.2 * min(1.0, len(c.entities) / 2)
+        names = 0.2 * min(1.0, len(c.entities) / 2)
+        if best is not None and 0.4 * c.central + 0.4 + names <= best[0]:
+            continue  # cannot win even naming every effect: spare the keyword tests
+        if not is_consequence(c):
+            continue
+        ceiling = 0.4 * c.central + 0.4 * consequence_strength(c) + names
         if best is not None and ceiling <= best[0]:
             continue  # cannot win even with no overlap: spare the similarity to every chosen point
         overlap = max((f.similarity(c) for f in chosen), default=0.0)
@@ -193,18 +199,26 @@ def _headline(story: Story, vocabulary: Counter[str]) -> str:
     options = dict.fromkeys([story.headline, *(a.title for a in story.articles)])  # a repeat cannot score higher
     best: tuple[float, str] | None = None
     for i, raw in enumerate(options):
-        title = _TITLE_SUFFIX.sub("", strip_dateline(raw or "")).strip()
+        title = _without_site_name(strip_dateline(raw or "")).strip()
         n = word_count(title)
         if not 4 <= n <= 18 or title.endswith(":") or has_boilerplate(title):
             continue
         stems = facts.content_stems(facts.words(title))
-        coverage = sum(min(vocabulary[w], 5) for w in stems) / (5 * max(len(stems), 1))
+        uses = map(vocabulary.get, stems, repeat(0))  # .get: a Counter's __missing__ is a Python call
+        coverage = sum(map(min, uses, repeat(5))) / (5 * max(len(stems), 1))
         value = coverage - 0.02 * max(0, n - 12) + (0.05 if i == 0 else 0.0)
         if best is None or value > best[0]:
             best = (value, title)
     if best:
         return best[1]
     return story.headline or (story.articles[0].title if story.articles else "")
+
+
+def _without_site_name(title: str) -> str:
+    """ "Nvidia loses $593bn | The Verge" -> "Nvidia loses $593bn"; most titles hold no separator for the regex."""
+    if "|" in title or "-" in title or "–" in title or "—" in title:
+        return _TITLE_SUFFIX.sub("", title)
+    return title
 
 
 def _kicker(story: Story, cands: list[Candidate]) -> str:

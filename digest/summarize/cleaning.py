@@ -65,7 +65,9 @@ _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
 def has_boilerplate(text: str) -> bool:
     """Subscribe prompts, share links, ads, "Read online", credits, URLs and the like, anywhere in `text`."""
     low = text.lower()
-    if _FURNITURE_MARK.search(low) or ("@" in low and _EMAIL_ADDRESS.search(low)):
+    if "©" in low or "www." in low or ("/" in low and _FURNITURE_MARK.search(low)):
+        return True  # the mark regex only runs for its URL parts, which all hold a "/"
+    if "@" in low and _EMAIL_ADDRESS.search(low):
         return True
     for word in _FURNITURE_BYTE_SET.intersection(low.encode().translate(_ONLY_A_TO_Z).split()):
         pattern = _FURNITURE_BYTES[word]
@@ -108,15 +110,18 @@ _LEANING_START = frozenset(
     "he she they it this that these those his her their its them we our us i my you your such both another "
     "others which who whose here thereby there's that's it's they're he's she's".split()
 )
-_PRONOUN_ATTRIBUTION = re.compile(
-    r"[,”\"’]\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b",
-    re.IGNORECASE,
-)
+# ", he said", "” they told": one alternative per mark, so that every alternative opens with a literal character.
+_PRONOUN_ATTRIBUTION = re.compile("|".join(
+    rf"{mark}(?i:\s*(?:he|she|they|it)\s+(?:said|added|says|told|noted|explained|argued|wrote|continued|warned)\b)"
+    for mark in ',”"’'))
 # A first- or second-person word standing alone (not "you'd", not "Iowa"): a whole run of letters and apostrophes.
 # Each word's first letter comes first, its lookbehind after, so the regex engine can skip ahead to those letters.
 _FIRST_PERSON = re.compile("|".join(
     rf"{w[0]}(?<![A-Za-z']{w[0]}){w[1:]}(?![A-Za-z'])"
     for w in "I I'm we We we're We're us our Our my My you You your Your".split()))
+# Both in one scan, for a sentence with no quotation in it (the first-person test skips quotations). Every
+# alternative opens with a literal character, so the engine still skips ahead to those characters.
+_ATTRIBUTION_OR_FIRST_PERSON = re.compile(f"{_PRONOUN_ATTRIBUTION.pattern}|{_FIRST_PERSON.pattern}")
 QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _NAMED_SPEAKER = re.compile(r"[”\"]\s*,?\s*[A-Z][\w.]+")
 _CLOSERS = "\"”’')]"
@@ -138,7 +143,7 @@ def _unbullet(text: str) -> str:
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
     bare = _unbullet(line)
-    if has_digit(bare) and _DATE_ONLY.match(bare):
+    if _DATE_ONLY.match(bare):  # fails at once on prose: cheaper than a has_digit pre-check
         return True
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
 
@@ -211,7 +216,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = _unbullet(strip_dateline(s))
+        s = _unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline without a second digit test
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):
@@ -225,15 +230,18 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = _strip_connectives(s)
     if not s or not (s[0].isupper() or s[0].isdigit() or s[0] in "$“\"€£"):
         return None  # starts mid-sentence: a split error or a fragment
-    if not ends_sentence(s) or s.rstrip(_CLOSERS).endswith(("?", ":")):
-        return None
+    if s.rstrip(_CLOSERS)[-1:] not in (".", "!", "…"):
+        return None  # a fragment, a question or a lead-in to a list
     first = s.split(None, 1)[0].lower().strip("“\"‘'(,")
-    if first in _LEANING_START or not _balanced_quotes(s) or _PRONOUN_ATTRIBUTION.search(s):
+    if first in _LEANING_START or not _balanced_quotes(s):
+        return None
+    if "“" not in s and '"' not in s:
+        return None if _ATTRIBUTION_OR_FIRST_PERSON.search(s) else s
+    if _PRONOUN_ATTRIBUTION.search(s):
         return None
     if s[0] in "“\"" and not _NAMED_SPEAKER.search(s):
         return None  # a quote with no named speaker after it
-    outside_quotes = QUOTED.sub("", s) if ("“" in s or '"' in s) else s
-    if _FIRST_PERSON.search(outside_quotes):
+    if _FIRST_PERSON.search(QUOTED.sub("", s)):
         return None
     return s
 
