@@ -79,17 +79,17 @@ def has_boilerplate(text: str) -> bool:
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE_ONLY = re.compile(
     rf"^\W*(?:date|updated|published|posted)?:?\s*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?"
-    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
-    rf"(?:,?\s*(?:at\s*)?\d{{1,2}}:\d{{2}}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{{2,4}})?)?[\W\s]*(?:read online)?\W*$",
+    rf"(?:{_MONTH}\s+[0-9]{{1,2}},?\s+[0-9]{{4}}|[0-9]{{1,2}}\s+{_MONTH}\s+[0-9]{{4}}|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
+    rf"(?:,?\s*(?:at\s*)?[0-9]{{1,2}}:[0-9]{{2}}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{{2,4}})?)?[\W\s]*(?:read online)?\W*$",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(r"^(?:by|posted by|written by|words by)\s+[\w.'’ -]{1,40}$", re.IGNORECASE)
 # A dateline glued to the first sentence: "date 2025-01-31 The U.S. ...", "January 29, 2025 — Nvidia ...".
 _LEADING_DATE = re.compile(
-    rf"^\s*(?:date|updated|published)?:?\s*(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\s*[—–:-]?\s*",
+    rf"^\s*(?:date|updated|published)?:?\s*(?:{_MONTH}\s+[0-9]{{1,2}},?\s+[0-9]{{4}}|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})\s*[—–:-]?\s*",
     re.IGNORECASE,
 )
-_BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|[0-9]+[.)])\s+")
 _BULLET_STARTS = frozenset("-•*▪◦·")
 MIN_POINT_WORDS = 6
 _CONNECTIVES = [phrase.strip() for phrase in """
@@ -135,7 +135,7 @@ _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|alt
 def _unbullet(text: str) -> str:
     """`text` stripped of spaces and of a leading bullet or list number (the regex only runs when one may be)."""
     text = text.strip()
-    if text[:1] in _BULLET_STARTS or text[:1].isdecimal():
+    if text[:1] in _BULLET_STARTS or "0" <= text[:1] <= "9":
         return _BULLET.sub("", text).strip()
     return text
 
