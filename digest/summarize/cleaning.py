@@ -143,7 +143,7 @@ def _unbullet(text: str) -> str:
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
     bare = _unbullet(line)
-    if _DATE_ONLY.match(bare):  # fails at once on prose: cheaper than a has_digit pre-check
+    if has_digit(bare) and _DATE_ONLY.match(bare):
         return True
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
 

@@ -240,6 +240,7 @@ _ENTITY, _NAME = itemgetter(0), itemgetter(1)
 
 
 def sentence_keys(text: str) -> Keys:
+    """What one sentence says, as the keys the scorer compares (see `Keys`)."""
     # map/filter over memo lookups: the per-word work stays in C for every word already seen, and the
     # words stay a tuple (a set of them would cost more to build than the few keyword tests it speeds)
     tokens = _WORD.findall(text)
