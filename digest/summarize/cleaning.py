@@ -132,7 +132,7 @@ _LEAD_IN = re.compile(r"^[^:“\"]{3,60}:\s+(?=[A-Z“\"])")
 _CLAUSE_CUT = re.compile(r"\s+[—–]\s+|;\s+|,\s+(?:which|while|whereas|as|although|though|but)\s+")
 
 
-def _unbullet(text: str) -> str:
+def unbullet(text: str) -> str:
     """`text` stripped of spaces and of a leading bullet or list number (the regex only runs when one may be)."""
     text = text.strip()
     if text[:1] in _BULLET_STARTS or "0" <= text[:1] <= "9":
@@ -142,7 +142,11 @@ def _unbullet(text: str) -> str:
 
 def is_boilerplate_line(line: str) -> bool:
     """A whole line that is page furniture: a date, a byline, a share or subscribe prompt, a URL."""
-    bare = _unbullet(line)
+    return is_furniture(unbullet(line))
+
+
+def is_furniture(bare: str) -> bool:
+    """is_boilerplate_line for a line already stripped of its bullet (body_sentences strips it once for both tests)."""
     if has_digit(bare) and _DATE_ONLY.match(bare):
         return True
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
@@ -150,7 +154,11 @@ def is_boilerplate_line(line: str) -> bool:
 
 def is_heading(line: str) -> bool:
     """A section heading, a title or a dek: short and unpunctuated, or in Title Case."""
-    bare = _unbullet(line)
+    return is_bare_heading(unbullet(line))
+
+
+def is_bare_heading(bare: str) -> bool:
+    """is_heading for a line already stripped of its bullet."""
     if bare.endswith(":"):
         return True
     tokens = bare.split(None, 31)  # the first 31 words and the rest: enough to tell a dek from a paragraph
@@ -213,10 +221,10 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     Each anchored regex runs only when a cheap test on the first characters says it could match:
     this runs on every sentence of every article.
     """
-    s = _unbullet(sentence)
+    s = unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = _unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline without a second digit test
+        s = unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline without a second digit test
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .cleaning import has_boilerplate, is_boilerplate_line, is_heading
+from .cleaning import has_boilerplate, is_bare_heading, is_furniture, unbullet
 
 # None is longer than six characters: split_sentences counts on it.
 _ABBREVIATIONS = frozenset("""
@@ -53,9 +53,12 @@ def body_sentences(text: str) -> list[str]:
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if not line or is_heading(line):
+        if not line:
             continue
-        if is_boilerplate_line(line):
+        bare = unbullet(line)
+        if is_bare_heading(bare):
+            continue
+        if is_furniture(bare):
             if len(line.split()) <= FURNITURE_MAX_WORDS:
                 continue  # a share bar, a byline, an ad line
             # a real paragraph with a link or a prompt inside: keep its clean sentences
