@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from ..models import Article
 from . import facts
-from .cleaning import QUOTED, fit_length, stand_alone, word_count
+from .cleaning import MIN_POINT_WORDS, QUOTED, fit_length, stand_alone, word_count
 from .sentences import body_sentences
 
 W_CENTRAL = 0.35  # shares the story's vocabulary (words several outlets use)
@@ -118,23 +118,26 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
     """Every body sentence that can stand alone, in article order."""
     out = []
     for k, article in enumerate(articles):
+        article_id, source = article.id, article.source
         pos = -1
         for raw in body_sentences(article.text):
             whole = stand_alone(raw, screened=True)
             if whole is None:
                 continue
             n = word_count(whole)
-            long = fit_length(whole, max_words * 2, n)
-            if long is None:
-                continue
+            if MIN_POINT_WORDS <= n <= max_words:
+                long = point = whole  # most sentences: fit both lengths as they are
+            else:
+                long = fit_length(whole, max_words * 2, n)
+                if long is None:
+                    continue
+                fits = long is not whole and word_count(long) <= max_words
+                point = long if fits else fit_length(whole, max_words, n)
             pos += 1  # counted over usable sentences, so an ad block or a refused quote does not bury the lead
-            fits = n <= max_words if long is whole else word_count(long) <= max_words
-            point = long if fits else fit_length(whole, max_words, n)
             vocabulary, words, entities, names, numbers = facts.sentence_keys(long)
-            quoted = sum(len(q) for q in QUOTED.findall(long)) if "“" in long or '"' in long else 0
-            quote_share = quoted / max(1, len(long))
+            quote_share = sum(map(len, QUOTED.findall(long))) / len(long) if "“" in long or '"' in long else 0.0
             # positional, in field order: twelve keyword arguments cost ~0.5 us a sentence in this loop
-            out.append(Candidate(k, article.id, article.source, pos, point, long, words, numbers, entities,
+            out.append(Candidate(k, article_id, source, pos, point, long, words, numbers, entities,
                                  quote_share, vocabulary, names))
     return out
 
