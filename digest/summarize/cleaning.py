@@ -241,10 +241,12 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     if s.rstrip(_CLOSERS)[-1:] not in (".", "!", "…"):
         return None  # a fragment, a question or a lead-in to a list
     first = s.split(None, 1)[0].lower().strip("“\"‘'(,")
-    if first in _LEANING_START or not _balanced_quotes(s):
+    if first in _LEANING_START:
         return None
-    if "“" not in s and '"' not in s:
-        return None if _ATTRIBUTION_OR_FIRST_PERSON.search(s) else s
+    if "“" not in s and '"' not in s:  # no quotation (most sentences): balanced unless a stray closing mark
+        return None if "”" in s or _ATTRIBUTION_OR_FIRST_PERSON.search(s) else s
+    if not _balanced_quotes(s):
+        return None
     if _PRONOUN_ATTRIBUTION.search(s):
         return None
     if s[0] in "“\"" and not _NAMED_SPEAKER.search(s):
