@@ -58,15 +58,15 @@ _FURNITURE_WORDS: dict[str, re.Pattern[str] | None] = {
 _FURNITURE_BYTES = {word.encode(): pattern for word, pattern in _FURNITURE_WORDS.items()}
 _FURNITURE_BYTE_SET = frozenset(_FURNITURE_BYTES)
 _ONLY_A_TO_Z = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
-_FURNITURE_MARK = re.compile(r"©|https?://|www\.|\.(?:com|org|net|io)/")
+_URL_MARK = re.compile(r"https?://|\.(?:com|org|net|io)/")  # every one holds a "/"
 _EMAIL_ADDRESS = re.compile(r"@[a-z0-9-]+\.[a-z]")
 
 
 def has_boilerplate(text: str) -> bool:
     """Subscribe prompts, share links, ads, "Read online", credits, URLs and the like, anywhere in `text`."""
     low = text.lower()
-    if "©" in low or "www." in low or ("/" in low and _FURNITURE_MARK.search(low)):
-        return True  # the mark regex only runs for its URL parts, which all hold a "/"
+    if "©" in low or "www." in low or ("/" in low and _URL_MARK.search(low)):
+        return True
     if "@" in low and _EMAIL_ADDRESS.search(low):
         return True
     for word in _FURNITURE_BYTE_SET.intersection(low.encode().translate(_ONLY_A_TO_Z).split()):
@@ -152,13 +152,11 @@ def is_furniture(bare: str) -> bool:
     return bool((bare[:1] in "BbPpWw" and _BYLINE.match(bare)) or has_boilerplate(bare))
 
 
-def is_heading(line: str) -> bool:
-    """A section heading, a title or a dek: short and unpunctuated, or in Title Case."""
-    return is_bare_heading(unbullet(line))
+def is_heading(bare: str) -> bool:
+    """A section heading, a title or a dek: short and unpunctuated, or in Title Case.
 
-
-def is_bare_heading(bare: str) -> bool:
-    """is_heading for a line already stripped of its bullet."""
+    `bare`: the line stripped of its bullet (`unbullet`).
+    """
     if bare.endswith(":"):
         return True
     tokens = bare.split(None, 31)  # the first 31 words and the rest: enough to tell a dek from a paragraph
@@ -224,7 +222,7 @@ def stand_alone(sentence: str, *, screened: bool = False) -> str | None:
     s = unbullet(sentence)
     digits = has_digit(s)
     if digits:
-        s = unbullet(_LEADING_DATE.sub("", s, count=1))  # strip_dateline without a second digit test
+        s = unbullet(strip_dateline(s))
     if "(" in s:
         s = _PARENTHETICAL_REF.sub("", s)
     if not s or (not screened and has_boilerplate(s)) or (digits and _DATE_ONLY.match(s)):

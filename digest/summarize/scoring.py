@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from ..models import Article
 from . import facts
-from .cleaning import MIN_POINT_WORDS, QUOTED, fit_length, stand_alone, word_count
+from .cleaning import QUOTED, fit_length, stand_alone, word_count
 from .sentences import body_sentences
 
 W_CENTRAL = 0.35  # shares the story's vocabulary (words several outlets use)
@@ -125,14 +125,11 @@ def extract_candidates(articles: tuple[Article, ...], max_words: int) -> list[Ca
             if whole is None:
                 continue
             n = word_count(whole)
-            if MIN_POINT_WORDS <= n <= max_words:
-                long = point = whole  # most sentences: fit both lengths as they are
-            else:
-                long = fit_length(whole, max_words * 2, n)
-                if long is None:
-                    continue
-                fits = long is not whole and word_count(long) <= max_words
-                point = long if fits else fit_length(whole, max_words, n)
+            long = fit_length(whole, max_words * 2, n)
+            if long is None:
+                continue
+            fits = n <= max_words if long is whole else word_count(long) <= max_words
+            point = long if fits else fit_length(whole, max_words, n)
             pos += 1  # counted over usable sentences, so an ad block or a refused quote does not bury the lead
             vocabulary, words, entities, names, numbers = facts.sentence_keys(long)
             quote_share = sum(map(len, QUOTED.findall(long))) / len(long) if "“" in long or '"' in long else 0.0

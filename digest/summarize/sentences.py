@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .cleaning import has_boilerplate, is_bare_heading, is_furniture, unbullet
+from .cleaning import has_boilerplate, is_furniture, is_heading, unbullet
 
 # None is longer than six characters: split_sentences counts on it.
 _ABBREVIATIONS = frozenset("""
@@ -56,7 +56,7 @@ def body_sentences(text: str) -> list[str]:
         if not line:
             continue
         bare = unbullet(line)
-        if is_bare_heading(bare):
+        if is_heading(bare):
             continue
         if is_furniture(bare):
             if len(line.split()) <= FURNITURE_MAX_WORDS:
